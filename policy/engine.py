@@ -1,0 +1,187 @@
+"""The decision engine: a compiled policy that answers `decide(subject, request, now)`.
+
+Everything is compiled once when the policy loads (domain index, rules per category), so
+a decision costs a host normalisation, a few dict look-ups and a short walk of rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from policy.decision import (
+    Access,
+    AcknowledgedUntil,
+    Action,
+    Decision,
+    Evidence,
+    Reason,
+    RoleMissing,
+    RuleSkipped,
+    TrainingExpired,
+    TrainingExpiring,
+    TrainingMissing,
+    Unmet,
+    access_for,
+)
+from policy.hosts import DomainIndex, InvalidHost, normalise_host
+from policy.model import Category, Module, Rule, Settings
+from policy.subject import Subject
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """The facts of one request: its method and every name it carries.
+
+    `hosts` holds the CONNECT target, the TLS SNI and the Host or `:authority`, as far
+    as they are known; the strictest decision among them wins.
+    """
+
+    method: str
+    hosts: tuple[str, ...]
+
+    @classmethod
+    def to(cls, host: str, method: str = "GET") -> Request:
+        return cls(method=method, hosts=(host,))
+
+
+class Policy:
+    """A validated policy, compiled for fast decisions. Build it with `policy.loader`."""
+
+    def __init__(
+        self,
+        *,
+        revision: str,
+        source: str,
+        settings: Settings,
+        modules: Mapping[str, Module],
+        categories: Mapping[str, Category],
+        rules: Iterable[Rule],
+    ) -> None:
+        self.revision = revision
+        self.source = source
+        self.settings = settings
+        self.modules = dict(modules)
+        self.categories = dict(categories)
+        self.rules = tuple(rules)
+        self.roles = frozenset(role for rule in self.rules for role in rule.roles_any)
+        self._index = DomainIndex(
+            {domain: c.name for c in self.categories.values() for domain in c.domains}
+        )
+        self._rules_by_category = {
+            name: tuple(r for r in self.rules if name in r.categories) for name in self.categories
+        }
+
+    def category_of(self, host: str) -> tuple[str, str] | None:
+        """The (category, listed domain) of a normalised host, or None."""
+        return self._index.match(host)
+
+    def decide(self, subject: Subject, request: Request, now: datetime) -> Decision:
+        """Decide `request` for `subject` at `now`; never raises."""
+        access = access_for(request.method)
+        hosts = request.hosts
+        if len(hosts) == 1:
+            return self._decide_host(subject, hosts[0], access, now)
+        decisions = [self._decide_host(subject, h, access, now) for h in dict.fromkeys(hosts)]
+        return max(decisions, key=_strictness)
+
+    def _decide_host(self, subject: Subject, raw: str, access: Access, now: datetime) -> Decision:
+        host = normalise_host(raw)
+        if isinstance(host, InvalidHost):
+            return Decision(
+                Action.BLOCK, access, Reason.INVALID_HOST, raw, None, None, self.revision
+            )
+        match = self._index.match(host)
+        if match is None:
+            return Decision(
+                Action.ALLOW, access, Reason.UNCATEGORIZED, host, None, None, self.revision
+            )
+        category, listed = match
+        skipped: list[Evidence] = []
+        notice = self.settings.renewal_notice
+        for rule in self._rules_by_category[category]:
+            unmet, expiring = _check(rule, subject, now, notice)
+            if unmet:
+                skipped.append(RuleSkipped(rule.name, tuple(unmet)))
+                continue
+            return self._apply(
+                rule, subject, access, host, category, listed, skipped, expiring, now
+            )
+        return Decision(
+            Action.BLOCK,
+            access,
+            Reason.NO_MATCHING_RULE,
+            host,
+            category,
+            None,
+            self.revision,
+            listed,
+            tuple(skipped),
+        )
+
+    def _apply(
+        self,
+        rule: Rule,
+        subject: Subject,
+        access: Access,
+        host: str,
+        category: str,
+        listed: str,
+        evidence: list[Evidence],
+        expiring: TrainingExpiring | None,
+        now: datetime,
+    ) -> Decision:
+        """The matched rule's action, after renewal notices and acknowledgements."""
+        rule_action = action = rule.write if access is Access.WRITE else rule.read
+        reason = Reason.RULE_MATCHED
+        interstitial = rule.warns
+        if action is Action.ALLOW and expiring is not None:
+            action, reason, interstitial = Action.WARN, Reason.TRAINING_EXPIRING, True
+            evidence.append(expiring)
+        if interstitial and (ack := subject.acknowledged(category, now)) is not None:
+            interstitial = False
+            if action is Action.WARN:
+                action, reason = Action.ALLOW, Reason.ACKNOWLEDGED
+                evidence.append(AcknowledgedUntil(category, ack.expires_at))
+        return Decision(
+            action,
+            access,
+            reason,
+            host,
+            category,
+            rule.name,
+            self.revision,
+            listed,
+            tuple(evidence),
+            rule_action,
+            interstitial,
+        )
+
+
+def _check(
+    rule: Rule, subject: Subject, now: datetime, notice: timedelta
+) -> tuple[list[Unmet] | None, TrainingExpiring | None]:
+    """Why `rule` does not apply to `subject` at `now` (None when it does), and the
+    module of the rule that runs out soonest within the renewal `notice`."""
+    unmet: list[Unmet] | None = None
+    expiring: TrainingExpiring | None = None
+    for module in rule.training_all:
+        done = subject.latest_completion(module.key, now)
+        if done is None:
+            unmet = [*(unmet or ()), TrainingMissing(module.key)]
+            continue
+        if module.valid_for is None:
+            continue
+        expires = done + module.valid_for
+        if now >= expires:
+            unmet = [*(unmet or ()), TrainingExpired(module.key, expires)]
+        elif expires - now <= notice and (expiring is None or expires < expiring.expires_on):
+            expiring = TrainingExpiring(module.key, expires)
+    if rule.roles_any and not subject.has_role(rule.role_set, now):
+        unmet = [*(unmet or ()), RoleMissing(rule.roles_any)]
+    return unmet, expiring
+
+
+def _strictness(decision: Decision) -> tuple[int, bool]:
+    return decision.action.severity, decision.category is not None

@@ -1,0 +1,1 @@
+"""Leeway's test suite; it mirrors the packages."""

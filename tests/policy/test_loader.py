@@ -1,0 +1,213 @@
+"""Reading policy files: every mistake named with the file, the place and the reason."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from policy import Action, PolicyError, load_default_policy, load_policy, parse_policy
+from policy.hosts import normalise_host
+from tests.policy.samples import TEST_POLICY
+
+MINIMAL = """
+[modules.basics]
+title = "Basics"
+url = "https://learning.example.org/basics"
+valid_for = "365d"
+
+[categories.social]
+domains = ["facebook.com"]
+
+[categories.rich-media]
+domains = ["youtube.com"]
+
+[[rules]]
+name = "trained-staff"
+categories = ["social"]
+training_all = ["basics"]
+read = "allow"
+"""
+
+
+def errors_of(text: str) -> list[str]:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text.encode(), source="test", label="policy.toml")
+    return str(caught.value).splitlines()
+
+
+def test_minimal_policy_compiles() -> None:
+    policy = parse_policy(MINIMAL.encode(), source="t", label="policy.toml")
+    assert policy.settings.acknowledgement_ttl == timedelta(hours=8)
+    assert policy.settings.renewal_notice == timedelta(days=14)
+    (rule,) = policy.rules
+    assert (rule.read, rule.write) == (Action.ALLOW, Action.ALLOW)
+    assert rule.training_all[0].valid_for == timedelta(days=365)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        pytest.param(
+            'categories = ["social"]',
+            'categories = ["socail"]',
+            "policy.toml: rule 'trained-staff': unknown category 'socail'"
+            " (known: rich-media, social)",
+            id="unknown category",
+        ),
+        pytest.param(
+            'training_all = ["basics"]',
+            'training_all = ["basic"]',
+            "policy.toml: rule 'trained-staff': unknown module 'basic' in training_all"
+            " (known: basics)",
+            id="unknown module",
+        ),
+        pytest.param(
+            'valid_for = "365d"',
+            'valid_for = "1 year"',
+            "policy.toml: module 'basics': valid_for: bad duration '1 year': expected a number"
+            " and a unit (s, m, h, d, w), such as '30m', '8h' or '14d'",
+            id="bad duration",
+        ),
+        pytest.param(
+            'valid_for = "365d"',
+            'valid_for = "0d"',
+            "policy.toml: module 'basics': valid_for: must be longer than zero",
+            id="zero validity",
+        ),
+        pytest.param(
+            'read = "allow"',
+            'read = "alow"',
+            "policy.toml: rule 'trained-staff': read: 'alow' is not one of allow, warn, block",
+            id="bad action",
+        ),
+        pytest.param(
+            'read = "allow"',
+            'read = "allow"\nwirte = "warn"',
+            "policy.toml: rule 'trained-staff': unknown key 'wirte' (known: name, categories,"
+            " roles_any, training_all, read, write)",
+            id="unknown rule key",
+        ),
+        pytest.param(
+            'title = "Basics"',
+            'title = "Basics"\nlink = "x"',
+            "policy.toml: module 'basics': unknown key 'link' (known: title, url, valid_for)",
+            id="unknown module key",
+        ),
+        pytest.param(
+            'title = "Basics"\n',
+            "",
+            "policy.toml: module 'basics': missing required key 'title'",
+            id="missing key",
+        ),
+        pytest.param(
+            'url = "https://learning.example.org/basics"',
+            'url = "learning.example.org"',
+            "policy.toml: module 'basics': url: 'learning.example.org' is not an http:// or"
+            " https:// address",
+            id="bad url",
+        ),
+        pytest.param(
+            'domains = ["youtube.com"]',
+            'domains = ["youtube.com", "FACEBOOK.com"]',
+            "policy.toml: category 'rich-media': domains: 'FACEBOOK.com'"
+            " is listed also in 'social'",
+            id="domain in two categories",
+        ),
+        pytest.param(
+            'domains = ["youtube.com"]',
+            'domains = ["you tube.com"]',
+            "policy.toml: category 'rich-media': domains:",
+            id="invalid domain",
+        ),
+        pytest.param(
+            "[categories.social]",
+            '[setings]\nacknowledgement_ttl = "8h"\n\n[categories.social]',
+            "policy.toml: unknown table 'setings' (known: settings, modules, categories, rules)",
+            id="unknown table",
+        ),
+        pytest.param(
+            "[categories.social]",
+            '[settings]\nacknowledgement_ttl = "8 hours"\n\n[categories.social]',
+            "policy.toml: [settings]: acknowledgement_ttl: bad duration '8 hours'",
+            id="bad setting",
+        ),
+        pytest.param(
+            'domains = ["youtube.com"]',
+            'domains = ["youtube.com"',
+            "policy.toml: not valid TOML:",
+            id="TOML syntax",
+        ),
+        pytest.param(
+            'name = "trained-staff"',
+            'name = "Trained Staff"',
+            "policy.toml: rule 'Trained Staff': name: 'Trained Staff' is not a valid name",
+            id="bad rule name",
+        ),
+    ],
+)
+def test_mistakes_are_named(old: str, new: str, message: str) -> None:
+    assert old in MINIMAL
+    lines = errors_of(MINIMAL.replace(old, new, 1))
+    assert any(line.startswith(message) for line in lines), lines
+
+
+def test_duplicate_rule_names_are_refused() -> None:
+    rule = MINIMAL[MINIMAL.index("[[rules]]") :]
+    lines = errors_of(MINIMAL + rule)
+    assert lines == ["policy.toml: rule 'trained-staff': duplicate rule name"]
+
+
+def test_every_mistake_is_reported_at_once() -> None:
+    text = MINIMAL.replace('"socail"', "").replace('["social"]', '["socail"]')
+    text = text.replace('["basics"]', '["nope"]')
+    lines = errors_of(text)
+    assert len(lines) == 2
+    assert all(line.startswith("policy.toml: rule 'trained-staff': unknown") for line in lines)
+
+
+def test_a_file_names_itself(tmp_path: Path) -> None:
+    path = tmp_path / "office.toml"
+    path.write_text(MINIMAL.replace('read = "allow"', 'read = "maybe"'))
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value).startswith("office.toml: rule 'trained-staff': read:")
+    with pytest.raises(PolicyError, match=r"missing\.toml: cannot read"):
+        load_policy(tmp_path / "missing.toml")
+
+
+def test_revision_identifies_the_content(tmp_path: Path) -> None:
+    one = parse_policy(MINIMAL.encode(), source="a", label="a")
+    same = parse_policy(MINIMAL.encode(), source="b", label="b")
+    other = parse_policy((MINIMAL + "\n# changed\n").encode(), source="a", label="a")
+    assert one.revision == same.revision != other.revision
+    assert len(one.revision) == 12
+
+
+def test_domains_are_normalised() -> None:
+    policy = parse_policy(TEST_POLICY.encode(), source="t", label="t")
+    assert "xn--bcher-kva.example" in policy.categories["social"].domains
+    assert policy.category_of("cdn.xn--bcher-kva.example") == ("social", "xn--bcher-kva.example")
+
+
+def test_default_policy_loads_and_covers_the_big_sites() -> None:
+    policy = load_default_policy()
+    expected = {
+        "www.facebook.com": "social",
+        "scontent.xx.fbcdn.net": "social",
+        "pbs.twimg.com": "social",
+        "media.licdn.com": "social",
+        "scontent.cdninstagram.com": "social",
+        "rr1---sn-abc.googlevideo.com": "rich-media",
+        "i.ytimg.com": "rich-media",
+        "f.vimeocdn.com": "rich-media",
+    }
+    for host, category in expected.items():
+        match = policy.category_of(str(normalise_host(host)))
+        assert match is not None and match[0] == category, host
+    assert policy.category_of("www.google.com") is None
+    assert policy.category_of("en.wikipedia.org") is None
+    assert {"social", "rich-media"} <= policy.categories.keys()
+    assert all(policy.categories[c].guidance for c in ("social", "rich-media"))
+    assert "comms-publisher" in policy.roles
