@@ -1,0 +1,1 @@
+"""Leeway's application: settings, the SQLAlchemy store, the command line and wiring."""

@@ -1,0 +1,1 @@
+"""The SQLAlchemy store: people, training, grants, acknowledgements and addresses."""
