@@ -1,0 +1,1 @@
+"""Thin mitmproxy addons: identify, decide, enforce, record. One concept per module."""

@@ -1,0 +1,1 @@
+"""Tests of the addons and their pure helpers."""
