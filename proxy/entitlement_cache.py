@@ -1,0 +1,226 @@
+"""Per-user entitlements for the event loop: fresh entries answer at once, misses load in a thread.
+
+One load per user at a time; when the store fails, cached users keep their last entitlements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from policy.subject import Subject
+from proxy.store.db import StoreUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from policy.subject import Acknowledgement, EntitlementSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A subject to decide on; `degraded`: the store failed and nothing usable was cached."""
+
+    subject: Subject
+    degraded: bool
+
+
+@dataclass(slots=True)
+class CacheStats:
+    """Counters for metrics: fresh answers, lookups that needed a load, loads, failed loads."""
+
+    hits: int = 0
+    misses: int = 0
+    loads: int = 0
+    store_errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    subject: Subject
+    loaded_at: float  # clock() of the load that read it from the store
+    invalidated: bool = False
+
+
+class EntitlementCache:
+    """Subjects by username, in front of an `EntitlementSource`. Use it from the loop's thread.
+
+    After a failed load no load is tried for `retry_after` seconds (default: `ttl`): while
+    the store is down, lookups answer at once instead of each waiting for a timeout.
+    """
+
+    def __init__(
+        self,
+        source: EntitlementSource,
+        *,
+        ttl: float = 5.0,
+        max_entries: int = 50_000,
+        max_stale: float = 300.0,
+        retry_after: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._source = source
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._max_stale = max_stale
+        self._retry_after = ttl if retry_after is None else retry_after
+        self._clock = clock
+        self._now = now
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._loading: dict[str, asyncio.Task[Lookup]] = {}
+        self._recent = _RecentAcknowledgements(max_entries)
+        self._retry_at: float | None = None  # set while the store is failing
+        self._warned: set[tuple[str, str]] = set()  # (user, message) logged in this outage
+        self.stats = CacheStats()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def peek(self, username: str) -> Subject | None:
+        """The cached subject of `username` if it is fresh (younger than `ttl`), else None."""
+        entry = self._entries.get(username)
+        if entry is None or entry.invalidated or self._clock() - entry.loaded_at >= self._ttl:
+            return None
+        self._entries.move_to_end(username)
+        self.stats.hits += 1
+        return entry.subject
+
+    async def get(self, username: str) -> Lookup:
+        """The subject of `username`: cached, loaded in a thread, or a fallback. Never raises."""
+        subject = self.peek(username)
+        if subject is not None:
+            return Lookup(subject, degraded=False)
+        self.stats.misses += 1
+        if self._retry_at is not None and self._clock() < self._retry_at:
+            return self._fallback(username)
+        task = self._loading.get(username)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._load(username))
+            self._loading[username] = task
+            task.add_done_callback(functools.partial(self._forget, username))
+        # shield: a waiter's flow being cancelled must not cancel the others' load
+        return await asyncio.shield(task)
+
+    def invalidate(self, username: str | None = None) -> None:
+        """Reload `username` (or everybody) on the next lookup; kept as a fallback meanwhile."""
+        names = list(self._entries) if username is None else [username]
+        for name in names:
+            entry = self._entries.get(name)
+            if entry is not None:
+                self._entries[name] = replace(entry, invalidated=True)
+        # A load already running may have read the old rows: it is not cached (see `_load`).
+        if username is None:
+            self._loading.clear()
+        else:
+            self._loading.pop(username, None)
+
+    def add_acknowledgement(self, username: str, ack: Acknowledgement) -> None:
+        """Honour a Continue at once, and keep honouring it across reloads until it expires."""
+        self._recent.add(username, ack)
+        entry = self._entries.get(username)
+        if entry is not None:
+            subject = _with_acknowledgements(entry.subject, (ack,))
+            self._entries[username] = replace(entry, subject=subject)
+
+    async def _load(self, username: str) -> Lookup:
+        self.stats.loads += 1
+        now = self._now()
+        try:
+            subject = await asyncio.to_thread(self._source.subject_for, username, now)
+        except StoreUnavailable as e:
+            self.stats.store_errors += 1
+            self._store_failed(e)
+            return self._fallback(username)
+        except Exception:
+            # A bug, or bad data for this user: not an outage, so no back-off for the others.
+            self.stats.store_errors += 1
+            log.exception("loading the entitlements of %r failed", username)
+            return self._fallback(username)
+        self._store_recovered()
+        subject = self._recent.apply(username, subject, now)
+        if self._loading.get(username) is asyncio.current_task():
+            self._remember(username, subject)
+        return Lookup(subject, degraded=False)
+
+    def _forget(self, username: str, task: asyncio.Task[Lookup]) -> None:
+        if self._loading.get(username) is task:
+            del self._loading[username]
+
+    def _remember(self, username: str, subject: Subject) -> None:
+        self._entries[username] = _Entry(subject, self._clock())
+        self._entries.move_to_end(username)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def _fallback(self, username: str) -> Lookup:
+        """While the store fails: the last loaded subject if young enough, else anonymous."""
+        entry = self._entries.get(username)
+        if entry is not None:
+            age = self._clock() - entry.loaded_at
+            if age < self._max_stale:
+                self._warn_once(username, "serving entitlements of %r cached %.0f s ago", age)
+                return Lookup(entry.subject, degraded=False)
+        self._warn_once(username, "no usable cached entitlements of %r: no training, no roles")
+        anonymous = self._recent.apply(username, Subject.anonymous(username), self._now())
+        return Lookup(anonymous, degraded=True)
+
+    def _warn_once(self, username: str, message: str, *args: object) -> None:
+        if (username, message) not in self._warned:
+            self._warned.add((username, message))
+            log.warning(message, username, *args)
+
+    def _store_failed(self, error: StoreUnavailable) -> None:
+        if self._retry_at is None:
+            log.warning("entitlement store unavailable, using cached entitlements: %s", error)
+        self._retry_at = self._clock() + self._retry_after
+
+    def _store_recovered(self) -> None:
+        if self._retry_at is not None:
+            log.info("entitlement store available again")
+        self._retry_at = None
+        self._warned.clear()
+
+
+class _RecentAcknowledgements:
+    """Continue clicks made here, laid over loaded subjects until they expire.
+
+    A load that read the rows before the click was written, or a store that is down, must
+    not take a Continue back.
+    """
+
+    def __init__(self, max_users: int) -> None:
+        self._max_users = max_users
+        self._by_user: OrderedDict[str, tuple[Acknowledgement, ...]] = OrderedDict()
+
+    def add(self, username: str, ack: Acknowledgement) -> None:
+        self._by_user[username] = (*self._by_user.get(username, ()), ack)
+        self._by_user.move_to_end(username)
+        while len(self._by_user) > self._max_users:
+            self._by_user.popitem(last=False)
+
+    def apply(self, username: str, subject: Subject, now: datetime) -> Subject:
+        acks = self._by_user.get(username)
+        if acks is None:
+            return subject
+        live = tuple(a for a in acks if now < a.expires_at)
+        if live:
+            self._by_user[username] = live
+        else:
+            del self._by_user[username]
+        return _with_acknowledgements(subject, live)
+
+
+def _with_acknowledgements(subject: Subject, acks: tuple[Acknowledgement, ...]) -> Subject:
+    missing = tuple(a for a in acks if a not in subject.acknowledgements)
+    if not missing:
+        return subject
+    return replace(subject, acknowledgements=subject.acknowledgements + missing)
