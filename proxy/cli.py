@@ -1,0 +1,82 @@
+"""The `leeway` command line: parse the arguments, run one command, return its exit code.
+
+Exit codes: 0 success, 1 refused input (a message on stderr), 2 usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pydantic import ValidationError
+
+from policy import PolicyError
+from proxy.commands import (
+    CommandError,
+    Context,
+    addresses,
+    db,
+    explain,
+    grants,
+    options,
+    policy_check,
+    training,
+    users,
+)
+from proxy.imports import ImportRefused
+from proxy.settings import Settings
+from proxy.store.db import StoreUnavailable
+
+COMMAND_GROUPS = (db, policy_check, users, training, grants, addresses, explain)
+REFUSALS = (CommandError, PolicyError, ImportRefused, StoreUnavailable)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leeway",
+        description="Leeway: an office web proxy that opens up as staff complete training.",
+        parents=[options(store=True, policy=True, operator=True)],
+    )
+    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+    for group in COMMAND_GROUPS:
+        group.register(groups)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `leeway` with `argv` (default: the process's arguments); returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed by argparse
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the handler the arguments chose, turning refusals into a message and exit 1."""
+    try:
+        # An option whose dest is a setting's name overrides it: new settings need no wiring.
+        settings = Settings.with_overrides(
+            {name: getattr(args, name, None) for name in Settings.model_fields}
+        )
+    except ValidationError as e:
+        for error in e.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            print(f"setting {name} (LEEWAY_{name.upper()}): {error['msg']}", file=sys.stderr)
+        return 1
+    context = Context(settings, sys.stdout, sys.stderr)
+    try:
+        code: int = args.handler(args, context)
+    except REFUSALS as e:
+        print(e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        context.close()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""`leeway explain USERNAME URL`: what the proxy would do with a request, and why.
+
+The user's entitlements come from the store, the decision from the policy, exactly as the
+proxy would make it at `--at` (default: now).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from urllib.parse import urlsplit
+
+from policy import Decision, Request, Subject
+from policy.hosts import InvalidHost, normalise_host
+from proxy.commands import CommandError, Context, Subparsers, now, option_time, options
+from proxy.store.entitlements import SqlEntitlements
+
+_METHOD = re.compile(r"[A-Za-z]{1,20}")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def register(groups: Subparsers) -> None:
+    explain = groups.add_parser(
+        "explain",
+        parents=[options(store=True, policy=True)],
+        help="show what the proxy would do with a user's request, and why",
+    )
+    explain.add_argument("username", metavar="USERNAME")
+    explain.add_argument("url", metavar="URL", help="with or without scheme: www.facebook.com/x")
+    explain.add_argument(
+        "--method", metavar="M", type=_method, default="GET", help="HTTP method (default GET)"
+    )
+    explain.add_argument("--at", metavar="ISO", help="decide at this moment (default: now)")
+    explain.add_argument("--json", action="store_true", help="print one JSON object")
+    explain.set_defaults(handler=run_explain)
+
+
+def _method(text: str) -> str:
+    if not _METHOD.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an HTTP method such as GET or POST")
+    return text.upper()
+
+
+def host_of(url: str) -> str:
+    """The normalised host of `url` (a scheme is optional); CommandError saying why if none."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text if _SCHEME.match(text) else f"http://{text}")
+    except ValueError as e:
+        raise CommandError(f"bad URL {url!r}: {e}") from None
+    netloc = parts.netloc.rpartition("@")[2]  # drop any user:password@
+    if not netloc:
+        raise CommandError(f"bad URL {url!r}: no host")
+    host = normalise_host(netloc)
+    if isinstance(host, InvalidHost):
+        raise CommandError(f"bad URL {url!r}: {host}")
+    return host
+
+
+def run_explain(args: argparse.Namespace, context: Context) -> int:
+    username: str = args.username
+    host = host_of(args.url)
+    policy = context.policy()
+    at = option_time(args.at, "--at", now())
+    subject = SqlEntitlements(context.engine()).subject_for(username, at)
+    decision = policy.decide(subject, Request.to(host, args.method), at)
+    sentences = list(decision.explanation)
+    if not subject.known:
+        sentences.insert(
+            0,
+            f"User {username!r} is not in the store:"
+            " decided as a user with no training and no roles.",
+        )
+    if args.json:
+        document = decision.to_json() | {
+            "user": username,
+            "known_user": subject.known,
+            "at": at.isoformat(),
+            "method": args.method,
+            "explanation": sentences,
+        }
+        context.say(json.dumps(document, indent=2))
+        return 0
+    context.say(*_table(decision, subject, args.method, at.isoformat(), policy.source))
+    context.say("", *sentences)
+    return 0
+
+
+def _table(decision: Decision, subject: Subject, method: str, at: str, source: str) -> list[str]:
+    user = subject.username or ""
+    if not subject.known:
+        user += " (not in the store)"
+    elif subject.department:
+        user += f" ({subject.department})"
+    rows = [
+        ("user", user),
+        ("URL host", decision.host),
+        ("method", f"{method} ({decision.access})"),
+        ("action", str(decision.action)),
+        ("category", decision.category or "-"),
+        ("rule", decision.rule or "-"),
+        ("reason", str(decision.reason)),
+        ("at", at),
+        ("policy", f"revision {decision.revision} ({source})"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return [f"{name:<{width}}  {value}" for name, value in rows]

@@ -1,0 +1,114 @@
+"""`leeway users import FILE.csv` and `leeway users add USERNAME`: the people in the store.
+
+An import adds new users and updates names and departments; the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from proxy.commands import CommandError, Context, Subparsers, now, options, refuse_bad_rows
+from proxy.imports import (
+    MAX_DISPLAY_NAME,
+    USER_COLUMNS,
+    RowError,
+    Tally,
+    UserRow,
+    check_department,
+    check_username,
+    open_csv,
+    parse_user,
+    read_rows,
+)
+from proxy.progress import track_lines
+from proxy.store.people import Person, people, save_user, upsert_users
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def register(groups: Subparsers) -> None:
+    group = groups.add_parser("users", help="add and import users")
+    commands = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    store = options(store=True, policy=True)
+    importer = commands.add_parser(
+        "import", parents=[store], help="import users from a CSV: username,display_name,department"
+    )
+    importer.add_argument("file", metavar="FILE.csv", type=Path)
+    importer.add_argument(
+        "--skip-invalid", action="store_true", help="import the good rows, report the bad ones"
+    )
+    importer.set_defaults(handler=run_import)
+    add = commands.add_parser("add", parents=[store], help="add a user, or change one")
+    add.add_argument("username", metavar="USERNAME")
+    add.add_argument("--department", metavar="D", help="letters, digits, spaces and &-_./()',")
+    add.add_argument("--display-name", metavar="N", help="the name shown in reports")
+    add.set_defaults(handler=run_add)
+
+
+def run_import(args: argparse.Namespace, context: Context) -> int:
+    path: Path = args.file
+    label = path.name
+    tally = Tally(updated=0)
+    rows: list[UserRow] = []
+    errors: list[RowError] = []
+    with open_csv(path, label) as (lines, size):
+        first_line: dict[str, int] = {}
+        for item in read_rows(track_lines(lines, size, label), label, USER_COLUMNS):
+            tally.read += 1
+            row = item if isinstance(item, RowError) else parse_user(*item)
+            if isinstance(row, UserRow) and row.username in first_line:
+                first = first_line[row.username]
+                row = RowError(
+                    row.line, f"username {row.username!r} repeated (first on line {first})"
+                )
+            if isinstance(row, RowError):
+                errors.append(row)
+                continue
+            first_line[row.username] = row.line
+            rows.append(row)
+    refuse_bad_rows(context, label, errors, tally, skip_invalid=args.skip_invalid)
+    with context.transaction() as session:
+        upsert_users(session, _changes(rows, people(session), tally), now())
+    context.say(tally.describe(label))
+    return 0
+
+
+def _changes(rows: list[UserRow], existing: dict[str, Person], tally: Tally) -> list[Person]:
+    """The rows that add or change a user, counted into `tally`."""
+    changed: list[Person] = []
+    for row in rows:
+        person = Person(row.username, row.display_name, row.department)
+        before = existing.get(row.username)
+        if before == person:
+            tally.present += 1
+            continue
+        if before is None:
+            tally.imported += 1
+        else:
+            tally.updated = (tally.updated or 0) + 1
+        changed.append(person)
+    return changed
+
+
+def run_add(args: argparse.Namespace, context: Context) -> int:
+    username: str = args.username
+    department: str | None = args.department
+    problems = [check_username(username)]
+    if department:
+        problems.append(check_department(department))
+    if args.display_name is not None and len(args.display_name) > MAX_DISPLAY_NAME:
+        problems.append(f"--display-name is longer than {MAX_DISPLAY_NAME} characters")
+    if refused := [p for p in problems if p]:
+        raise CommandError("; ".join(refused))
+    # Given but empty means "none"; not given means "leave as it is".
+    changes = {
+        field: value or None
+        for field, value in (("display_name", args.display_name), ("department", department))
+        if value is not None
+    }
+    with context.transaction() as session:
+        change = save_user(session, username, now(), changes)
+    context.say(f"user {username}: {change}")
+    return 0

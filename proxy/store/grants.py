@@ -1,0 +1,78 @@
+"""Writing role grants: give a role for a period, with a reason; revoke it early.
+
+Grants are never deleted: a revocation records when and by whom. The caller commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+
+from proxy.store.models import RoleGrant
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRecord:
+    """A grant as the command line reports it, read before the session closes."""
+
+    role: str
+    starts_at: datetime
+    ends_at: datetime | None
+    reason: str | None
+    granted_by: str
+
+
+def add_grant(
+    session: Session,
+    user_id: int,
+    role: str,
+    *,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    reason: str | None,
+    operator: str,
+    now: datetime,
+) -> GrantRecord:
+    """Give `role` to the user from `starts_at` until `ends_at` (None: until revoked)."""
+    session.add(
+        RoleGrant(
+            user_id=user_id,
+            role=role,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            reason=reason,
+            granted_by=operator,
+            granted_at=now,
+        )
+    )
+    return GrantRecord(role, starts_at, ends_at, reason, operator)
+
+
+def revoke_grants(
+    session: Session, user_id: int, role: str, *, operator: str, now: datetime
+) -> list[GrantRecord]:
+    """Revoke every grant of `role` to the user that is active now or starts later.
+
+    Returns the grants revoked (none: there was nothing to revoke).
+    """
+    live = session.scalars(
+        select(RoleGrant)
+        .where(
+            RoleGrant.user_id == user_id,
+            RoleGrant.role == role,
+            RoleGrant.revoked_at.is_(None),
+            or_(RoleGrant.ends_at.is_(None), RoleGrant.ends_at > now),
+        )
+        .order_by(RoleGrant.starts_at)
+    ).all()
+    for grant in live:
+        grant.revoked_at = now
+        grant.revoked_by = operator
+    return [GrantRecord(g.role, g.starts_at, g.ends_at, g.reason, g.granted_by) for g in live]
