@@ -23,11 +23,12 @@ from proxy.commands import (
     training,
     users,
 )
+from proxy.commands import run as run_proxy
 from proxy.imports import ImportRefused
 from proxy.settings import Settings
 from proxy.store.db import StoreUnavailable
 
-COMMAND_GROUPS = (db, policy_check, users, training, grants, addresses, explain)
+COMMAND_GROUPS = (run_proxy, db, policy_check, users, training, grants, addresses, explain)
 REFUSALS = (CommandError, PolicyError, ImportRefused, StoreUnavailable)
 
 

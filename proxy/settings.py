@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +43,36 @@ class Settings(BaseSettings):
         min_length=1,
         max_length=255,
         description="Recorded as who granted or revoked a role.",
+    )
+
+    # `leeway run`
+    listen_host: str = Field(default="127.0.0.1", description="Address the proxy listens on.")
+    listen_port: int = Field(default=8080, ge=1, le=65535, description="Port the proxy listens on.")
+    confdir: Path = Field(
+        default=Path("~/.mitmproxy"), description="mitmproxy's directory for the CA and its key."
+    )
+    proxyauth: str | None = Field(
+        default=None, description="Proxy authentication, mitmproxy's syntax: @htpasswd or ldap:..."
+    )
+    trusted_header: str | None = Field(
+        default=None, description="Header naming the user, set by an upstream authenticating proxy."
+    )
+    trusted_peers: str | None = Field(
+        default=None, description="Comma-separated CIDRs whose trusted header is believed."
+    )
+    intercept: bool = Field(
+        default=True, description="Decrypt categorised TLS connections (false: decide at CONNECT)."
+    )
+    warn_without_intercept: Literal["block", "allow"] = Field(
+        default="block", description="What a warn becomes when TLS is not intercepted."
+    )
+    cache_ttl: float = Field(
+        default=5.0, gt=0, description="Seconds a user's entitlements are cached by the proxy."
+    )
+    cache_max_stale: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds cached entitlements still serve while the store is down.",
     )
 
     @classmethod

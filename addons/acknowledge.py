@@ -1,0 +1,78 @@
+"""The Continue button: check the signed token, record the acknowledgement, go back.
+
+The form posts to a reserved path on the site's own host; the answer is a 303 to the
+page the person asked for on that same host, never anywhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from mitmproxy import http
+
+from addons import tokens
+from addons.context import METADATA_KEY, Leeway, Who, reference_id
+from addons.enforce import is_continue
+from addons.identity import client_address
+from addons.pages import safe_next
+from addons.respond import answer_plain
+from policy.hosts import InvalidHost, normalise_host
+from policy.subject import Acknowledgement
+
+logger = logging.getLogger("leeway.acknowledge")
+
+MAX_FORM = 8192
+
+
+class Acknowledge:
+    def __init__(self, leeway: Leeway, now: Callable[[], datetime] | None = None) -> None:
+        self.leeway = leeway
+        self.now = now or (lambda: datetime.now(UTC))
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not is_continue(flow):
+            return
+        if flow.request.method != "POST":
+            answer_plain(flow, 405, "Continue must be posted from the warning page.", "-")
+        elif flow.request.headers.get("sec-fetch-site", "same-origin") == "cross-site":
+            answer_plain(flow, 403, "Continue must come from the warning page.", "-")
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not is_continue(flow):
+            return
+        who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
+        form = flow.request.urlencoded_form if len(flow.request.content or b"") <= MAX_FORM else {}
+        now = self.now()
+        try:
+            category = tokens.verify(
+                self.leeway.token_key, form.get("token", ""), principal=who.principal, now=now
+            )
+        except tokens.TokenError as e:
+            ref = reference_id()
+            logger.info("ref %s: Continue refused (%s)", ref, e)
+            answer_plain(flow, 403, f"This Continue button cannot be used: {e}.", ref)
+            return
+        if not self._host_in(flow, category):
+            answer_plain(flow, 403, "This Continue button is for another site.", reference_id())
+            return
+        await self._record(who, category, now)
+        target = safe_next(form.get("next", "/"))
+        flow.response = http.Response.make(
+            303, b"", {"Location": target, "Cache-Control": "no-store"}
+        )
+
+    def _host_in(self, flow: http.HTTPFlow, category: str) -> bool:
+        host = normalise_host(flow.request.pretty_host)
+        if isinstance(host, InvalidHost):
+            return False
+        match = self.leeway.policy.category_of(host)
+        return match is not None and match[0] == category
+
+    async def _record(self, who: Who, category: str, now: datetime) -> None:
+        ttl = self.leeway.policy.settings.acknowledgement_ttl
+        if who.username is None:
+            self.leeway.remember_anonymous(who, Acknowledgement(category, now, now + ttl), now)
+            return
+        await self.leeway.acknowledgements.record(who.username, category, now, ttl, who.client)

@@ -1,0 +1,112 @@
+"""What Leeway's addons share: the current policy and the seams to the store.
+
+The addons never touch SQLAlchemy: they see entitlements, acknowledgements and the
+address map through the small protocols here; `proxy.serve` passes the real ones and
+tests pass in-memory ones.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from policy import Action, Decision, Policy, Reason, Request, Subject
+from policy.subject import Acknowledgement
+
+logger = logging.getLogger("leeway")
+
+METADATA_KEY = "leeway"
+DECISION_HEADER = "X-Leeway-Decision"
+CONTINUE_PATH = "/.well-known/leeway/continue"
+
+type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Lookup(Protocol):
+    @property
+    def subject(self) -> Subject: ...
+    @property
+    def degraded(self) -> bool: ...
+
+
+class Entitlements(Protocol):
+    """A per-user cache: `peek` on the event loop, `get` loads off it on a miss."""
+
+    def peek(self, username: str) -> Subject | None: ...
+    async def get(self, username: str) -> Lookup: ...
+
+
+class AcknowledgementRecorder(Protocol):
+    async def record(
+        self,
+        username: str,
+        category: str,
+        now: datetime,
+        ttl: timedelta,
+        client_address: str | None,
+    ) -> Acknowledgement: ...
+
+
+class AddressLookup(Protocol):
+    def lookup(self, address: str) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """Who sent a request. `principal` binds Continue tokens: the username, or the
+    client address for someone the proxy cannot identify."""
+
+    username: str | None
+    via: str  # proxyauth, header, address or none
+    client: str
+
+    @property
+    def principal(self) -> str:
+        return self.username if self.username is not None else f"addr:{self.client}"
+
+
+@dataclass
+class Leeway:
+    """The running proxy's shared state. `policy` is swapped whole on a reload."""
+
+    policy: Policy
+    entitlements: Entitlements
+    acknowledgements: AcknowledgementRecorder
+    addresses: AddressLookup
+    token_key: bytes
+    intercept: bool = True
+    trusted_header: str | None = None
+    trusted_peers: tuple[Network, ...] = ()
+    warn_without_intercept: Action = Action.BLOCK
+    anonymous_acks: dict[str, list[Acknowledgement]] = field(default_factory=dict)
+
+    async def subject_for(self, who: Who) -> tuple[Subject, bool]:
+        """The entitlements of `who` (anonymous ones carry their in-memory Continues)."""
+        if who.username is None:
+            acks = tuple(self.anonymous_acks.get(who.principal, ()))
+            return Subject(None, acknowledgements=acks), False
+        cached = self.entitlements.peek(who.username)
+        if cached is not None:
+            return cached, False
+        lookup = await self.entitlements.get(who.username)
+        return lookup.subject, lookup.degraded
+
+    def decide(self, subject: Subject, request: Request, now: datetime, degraded: bool) -> Decision:
+        decision = self.policy.decide(subject, request, now)
+        if degraded and decision.category is not None:
+            return decision._replace(reason=Reason.STORE_UNAVAILABLE)
+        return decision
+
+    def remember_anonymous(self, who: Who, ack: Acknowledgement, now: datetime) -> None:
+        """Continues of unidentified clients live in memory only, keyed by address."""
+        kept = [a for a in self.anonymous_acks.get(who.principal, ()) if a.expires_at > now]
+        self.anonymous_acks[who.principal] = [*kept, ack]
+
+
+def reference_id() -> str:
+    """A short id that ties a page a person saw to the proxy's log line."""
+    return secrets.token_hex(4).upper()

@@ -1,0 +1,96 @@
+"""Decide every request to a categorised site and enforce the decision.
+
+Runs in `requestheaders`, before any body moves: a request is let through, answered
+with the warning page, the block page or a short 403, or refused with 421 when it
+arrived on a connection opened for a name that is decided more strictly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from mitmproxy import http
+
+from addons.context import (
+    CONTINUE_PATH,
+    DECISION_HEADER,
+    METADATA_KEY,
+    Leeway,
+    Who,
+    reference_id,
+)
+from addons.identity import client_address
+from addons.respond import answer_decision, answer_plain, describe
+from policy import Action, Decision, Reason, Request, Subject
+
+logger = logging.getLogger("leeway.enforce")
+
+
+def connection_names(flow: http.HTTPFlow) -> tuple[str, ...]:
+    """The names the connection was opened for (TLS SNI, CONNECT target), not the Host."""
+    names = [flow.client_conn.sni, flow.request.host]
+    host = flow.request.pretty_host
+    return tuple(dict.fromkeys(n for n in names if n and n != host))
+
+
+def is_continue(flow: http.HTTPFlow) -> bool:
+    return flow.request.path.split("?", 1)[0] == CONTINUE_PATH
+
+
+class Enforce:
+    def __init__(self, leeway: Leeway, now: Callable[[], datetime] | None = None) -> None:
+        self.leeway = leeway
+        self.now = now or (lambda: datetime.now(UTC))
+
+    async def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live or is_continue(flow):
+            return
+        who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
+        try:
+            decision = await self._decide(flow, who)
+        except Exception:  # the fail mode: decide as a user with no training and no roles
+            ref = reference_id()
+            logger.exception("decision failed for %s (ref %s)", flow.request.pretty_host, ref)
+            decision = self._fail_mode(flow)
+            if decision is None:
+                answer_plain(flow, 503, "Leeway could not check this request.", ref)
+                return
+        if decision is not None:
+            flow.metadata["leeway.decision"] = decision
+            self._enforce(flow, decision, who)
+
+    async def _decide(self, flow: http.HTTPFlow, who: Who) -> Decision | None:
+        """The Host's decision, or None when the flow was answered with 421."""
+        subject, degraded = await self.leeway.subject_for(who)
+        now = self.now()
+        method = flow.request.method
+        decision = self.leeway.decide(
+            subject, Request(method, (flow.request.pretty_host,)), now, degraded
+        )
+        names = connection_names(flow)
+        if names:
+            opened_for = self.leeway.decide(subject, Request(method, names), now, degraded)
+            if opened_for.action.severity > decision.action.severity:
+                answer_plain(
+                    flow, 421, "This connection was opened for another site.", reference_id()
+                )
+                return None
+        return decision
+
+    def _fail_mode(self, flow: http.HTTPFlow) -> Decision | None:
+        request = Request(flow.request.method, (flow.request.pretty_host,))
+        try:
+            return self.leeway.policy.decide(Subject.anonymous(), request, self.now())
+        except Exception:
+            logger.exception("fail mode decision failed for %s", flow.request.pretty_host)
+            return None
+
+    def _enforce(self, flow: http.HTTPFlow, decision: Decision, who: Who) -> None:
+        if decision.reason is Reason.INVALID_HOST:
+            answer_plain(flow, 400, "Bad request: the host name is not valid.", reference_id())
+        elif decision.action is not Action.ALLOW or decision.interstitial:
+            answer_decision(flow, decision, who, self.leeway, self.now())
+        if flow.response is not None:
+            flow.response.headers[DECISION_HEADER] = describe(decision)

@@ -1,0 +1,53 @@
+"""Which connections are opened up: only categorised ones are intercepted.
+
+Everything else passes through without decryption. With interception off, the
+decision is made at CONNECT, where a block can only be a bare 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from mitmproxy import http, tls
+
+from addons.context import METADATA_KEY, Leeway, Who, reference_id
+from addons.identity import client_address
+from addons.respond import answer_plain
+from policy import Action, Request
+from policy.hosts import InvalidHost, normalise_host
+
+
+class Gate:
+    def __init__(self, leeway: Leeway, now: Callable[[], datetime] | None = None) -> None:
+        self.leeway = leeway
+        self.now = now or (lambda: datetime.now(UTC))
+
+    def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+        if not self.leeway.intercept:
+            data.ignore_connection = True
+            return
+        server = data.context.server.address
+        names = (data.client_hello.sni, server[0] if server else None)
+        if not any(self._categorised(name) for name in names if name):
+            data.ignore_connection = True
+
+    def _categorised(self, name: str) -> bool:
+        host = normalise_host(name)
+        # A name that is not a host is intercepted, so that the request is refused.
+        return isinstance(host, InvalidHost) or self.leeway.policy.category_of(host) is not None
+
+    async def http_connect(self, flow: http.HTTPFlow) -> None:
+        if self.leeway.intercept or flow.response or flow.error:
+            return
+        who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
+        subject, degraded = await self.leeway.subject_for(who)
+        # The method is hidden inside the tunnel: decide the tunnel as reading.
+        request = Request("GET", (flow.request.host,))
+        decision = self.leeway.decide(subject, request, self.now(), degraded)
+        refuse = decision.action is Action.BLOCK or (
+            decision.action is Action.WARN and self.leeway.warn_without_intercept is Action.BLOCK
+        )
+        if refuse:
+            text = f"Access to {decision.host} is not allowed."
+            answer_plain(flow, 403, text, reference_id(), decision)

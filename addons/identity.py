@@ -1,0 +1,102 @@
+"""Who is asking: proxy authentication, a trusted upstream header, or the address map.
+
+Runs after mitmproxy's ProxyAuth. Identity headers and proxy credentials are removed
+from every request, so no site ever sees them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import weakref
+
+from mitmproxy import connection, ctx, http
+
+from addons.authcache import CachedValidator
+from addons.context import METADATA_KEY, Leeway, Who
+
+logger = logging.getLogger("leeway.identity")
+
+CREDENTIAL_HEADERS = ("Proxy-Authorization",)
+
+
+def client_address(flow: http.HTTPFlow) -> str:
+    return str(flow.client_conn.peername[0])
+
+
+class Identity:
+    def __init__(self, leeway: Leeway) -> None:
+        self.leeway = leeway
+        # Who opened each tunnel: requests inside it carry no credentials or header.
+        self._tunnels: weakref.WeakKeyDictionary[connection.Client, Who] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "proxyauth" in updated:
+            self._cache_credential_checks()
+
+    def running(self) -> None:
+        # `addons.add()` does not replay every option through configure.
+        self._cache_credential_checks()
+
+    def _cache_credential_checks(self) -> None:
+        """Wrap ProxyAuth's validator so plain-HTTP requests skip repeated bcrypt checks."""
+        proxyauth = ctx.master.addons.get("proxyauth")
+        validator = getattr(proxyauth, "validator", None)
+        if validator is not None and not isinstance(validator, CachedValidator):
+            proxyauth.validator = CachedValidator(validator)
+
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        who = self.identify(flow)
+        if who.username is not None and who.via != "address":
+            self._tunnels[flow.client_conn] = who
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        self.identify(flow)
+
+    def identify(self, flow: http.HTTPFlow) -> Who:
+        """Record who sent `flow` in its metadata and strip identity headers."""
+        who = self._who(flow)
+        flow.metadata[METADATA_KEY] = who
+        headers = flow.request.headers
+        for name in CREDENTIAL_HEADERS:
+            headers.pop(name, None)
+        if self.leeway.trusted_header:
+            headers.pop(self.leeway.trusted_header, None)
+        return who
+
+    def _who(self, flow: http.HTTPFlow) -> Who:
+        client = client_address(flow)
+        login = flow.metadata.get("proxyauth")
+        if login:
+            return Who(str(login[0]), "proxyauth", client)
+        name = self._trusted_header_value(flow, client)
+        if name:
+            return Who(name, "header", client)
+        tunnel = self._tunnels.get(flow.client_conn)
+        if tunnel is not None:
+            return tunnel
+        mapped = self.leeway.addresses.lookup(client)
+        if mapped:
+            return Who(mapped, "address", client)
+        return Who(None, "none", client)
+
+    def _trusted_header_value(self, flow: http.HTTPFlow, client: str) -> str | None:
+        header = self.leeway.trusted_header
+        if not header or header not in flow.request.headers:
+            return None
+        value = flow.request.headers[header].strip()
+        if not self._is_trusted_peer(client):
+            logger.warning("ignored %s header from untrusted peer %s", header, client)
+            return None
+        return value[:255] or None
+
+    def _is_trusted_peer(self, client: str) -> bool:
+        try:
+            address = ipaddress.ip_address(client)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.leeway.trusted_peers)

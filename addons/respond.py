@@ -1,0 +1,118 @@
+"""Turn a decision into the response a person or a program gets back.
+
+Page loads get the warning or block page; everything else gets a short 403 (JSON when
+JSON is accepted), never HTML in place of an image, a script or an API answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from mitmproxy import http
+
+from addons import tokens
+from addons.context import CONTINUE_PATH, DECISION_HEADER, Leeway, Who, reference_id
+from addons.pages import (
+    BLOCK_HEADERS,
+    WARN_HEADERS,
+    ContinueForm,
+    Course,
+    PageFacts,
+    block_page,
+    is_page_load,
+    short_refusal,
+    warn_page,
+)
+from policy import Access, Action, Decision, Reason
+from policy.remedy import remedy_for
+
+logger = logging.getLogger("leeway.enforce")
+
+TOKEN_LIFETIME = timedelta(minutes=30)
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def describe(decision: Decision) -> str:
+    """The value of the response header that names the decision."""
+    return f"{decision.action}; reason={decision.reason}; category={decision.category}"
+
+
+def answer_plain(
+    flow: http.HTTPFlow,
+    status: int,
+    text: str,
+    reference: str,
+    decision: Decision | None = None,
+) -> None:
+    body = f"{text} Reference {reference}.\n"
+    headers = {**NO_STORE, "Content-Type": "text/plain; charset=utf-8"}
+    if decision is not None:
+        headers[DECISION_HEADER] = describe(decision)
+    _answer(flow, http.Response.make(status, body, headers))
+
+
+def answer_decision(
+    flow: http.HTTPFlow, decision: Decision, who: Who, leeway: Leeway, now: datetime
+) -> None:
+    """Answer a warn or block (or a reminder on a page load); let other requests pass."""
+    page = is_page_load(flow.request.method, flow.request.headers)
+    if decision.action is Action.ALLOW and not page:
+        return
+    reference = reference_id()
+    facts = page_facts(decision, leeway, reference)
+    if not page:
+        accept = flow.request.headers.get("accept", "")
+        status, body, ctype = short_refusal(facts, action=str(decision.action), accept=accept)
+        _answer(flow, http.Response.make(status, body, {**NO_STORE, "Content-Type": ctype}))
+    elif decision.action is Action.BLOCK:
+        status, html = block_page(facts)
+        _answer(flow, _html(status, html, BLOCK_HEADERS))
+    else:
+        token = tokens.issue(
+            leeway.token_key,
+            principal=who.principal,
+            category=str(decision.category),
+            now=now,
+            lifetime=TOKEN_LIFETIME,
+        )
+        form = ContinueForm(CONTINUE_PATH, token, flow.request.path)
+        status, html = warn_page(facts, form)
+        _answer(flow, _html(status, html, WARN_HEADERS))
+    logger.info(
+        "ref %s: %s %s %s (%s, %s)",
+        reference,
+        decision.action,
+        decision.access,
+        decision.host,
+        decision.reason,
+        who.via,
+    )
+
+
+def page_facts(decision: Decision, leeway: Leeway, reference: str) -> PageFacts:
+    policy = leeway.policy
+    remedy = remedy_for(policy, decision)
+    category = policy.categories.get(str(decision.category))
+    return PageFacts(
+        host=decision.host,
+        category=str(decision.category),
+        guidance=category.guidance if category is not None else (),
+        reason=remedy.reason,
+        courses=tuple(Course(m.title, m.url) for m in remedy.modules),
+        roles=remedy.roles,
+        reference=reference,
+        renewal=decision.reason is Reason.TRAINING_EXPIRING,
+        write=decision.access is Access.WRITE,
+    )
+
+
+def _html(status: int, html: str, extra: tuple[tuple[str, str], ...]) -> http.Response:
+    headers = {**NO_STORE, **dict(extra), "Content-Type": "text/html; charset=utf-8"}
+    return http.Response.make(status, html, headers)
+
+
+def _answer(flow: http.HTTPFlow, response: http.Response) -> None:
+    # A body that StreamBodies marked for streaming cannot be answered in its place.
+    flow.request.stream = False
+    flow.response = response

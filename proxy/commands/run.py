@@ -1,0 +1,92 @@
+"""`leeway run`: the office proxy, with mitmproxy's options passed through."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from typing import TYPE_CHECKING
+
+from policy import Action
+from proxy.commands import CommandError, Context, Subparsers, options
+from proxy.serve import RunConfig, StartupError, serve
+
+if TYPE_CHECKING:
+    from addons.context import Network
+
+
+def register(groups: Subparsers) -> None:
+    run = groups.add_parser(
+        "run",
+        parents=[options(store=True, policy=True)],
+        help="run the proxy (mitmproxy with Leeway's addons)",
+    )
+    add = run.add_argument
+    hidden = argparse.SUPPRESS
+    add("--listen-host", default=hidden, metavar="H", help="address to listen on (127.0.0.1)")
+    add("--listen-port", default=hidden, type=int, metavar="P", help="port (8080)")
+    add("--confdir", default=hidden, metavar="DIR", help="mitmproxy's CA directory (~/.mitmproxy)")
+    add(
+        "--proxyauth", default=hidden, metavar="SPEC", help="@htpasswd-file or ldap:... (mitmproxy)"
+    )
+    add(
+        "--trusted-header",
+        default=hidden,
+        metavar="NAME",
+        help="user header set by an upstream proxy",
+    )
+    add(
+        "--trusted-peers", default=hidden, metavar="CIDR,...", help="peers believed for that header"
+    )
+    add(
+        "--no-intercept",
+        dest="intercept",
+        action="store_false",
+        default=hidden,
+        help="never decrypt TLS: decide at CONNECT (clients without the CA)",
+    )
+    add(
+        "--set",
+        dest="mitm_options",
+        action="append",
+        default=[],
+        metavar="OPTION=VALUE",
+        help="any other mitmproxy option (repeatable); an unknown option is an error",
+    )
+    run.set_defaults(handler=run_proxy)
+
+
+def run_proxy(args: argparse.Namespace, context: Context) -> int:
+    settings = context.settings
+    if settings.trusted_header and not settings.trusted_peers:
+        raise CommandError("--trusted-header needs --trusted-peers: whose header to believe")
+    config = RunConfig(
+        db_url=settings.db_url,
+        policy_path=settings.policy,
+        listen_host=settings.listen_host,
+        listen_port=settings.listen_port,
+        confdir=settings.confdir.expanduser(),
+        proxyauth=settings.proxyauth,
+        trusted_header=settings.trusted_header,
+        trusted_peers=parse_peers(settings.trusted_peers),
+        intercept=settings.intercept,
+        warn_without_intercept=Action(settings.warn_without_intercept),
+        mitm_options=tuple(args.mitm_options),
+        cache_ttl=settings.cache_ttl,
+        max_stale=settings.cache_max_stale,
+    )
+    try:
+        return serve(config, context.engine())
+    except StartupError as e:
+        raise CommandError(f"leeway run: {e}") from None
+
+
+def parse_peers(text: str | None) -> tuple[Network, ...]:
+    if not text:
+        return ()
+    peers = []
+    for part in text.split(","):
+        try:
+            peers.append(ipaddress.ip_network(part.strip(), strict=False))
+        except ValueError:
+            raise CommandError(f"--trusted-peers: {part.strip()!r} is not a CIDR") from None
+    return tuple(peers)

@@ -1,0 +1,186 @@
+"""`leeway run`: start mitmproxy in-process with Leeway's addons.
+
+Everything that can be checked before listening is checked first (policy, database,
+port, mitmproxy options), so a bad start is one clear line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from mitmproxy import exceptions, options
+from mitmproxy.tools.dump import DumpMaster
+from sqlalchemy.engine import Engine
+
+from addons.acknowledge import Acknowledge
+from addons.context import Leeway, Network
+from addons.enforce import Enforce
+from addons.gate import Gate
+from addons.identity import Identity
+from policy import Action, Policy, PolicyError, load_default_policy, load_policy
+from proxy.acknowledgements import AcknowledgementWriter
+from proxy.address_book import AddressBook
+from proxy.background import AddressRefresher, PolicyReloader
+from proxy.entitlement_cache import EntitlementCache
+from proxy.store.db import StoreUnavailable, mask_url
+from proxy.store.entitlements import SqlEntitlements
+from proxy.store.keys import signing_key
+
+logger = logging.getLogger("leeway")
+
+# Production defaults: never contact a site before deciding, and stream video. There is
+# no per-flow output because the dumper addon is not loaded, and mitmdump keeps no flows.
+PRODUCTION_OPTIONS = {
+    "connection_strategy": "lazy",
+    "stream_large_bodies": "1m",
+}
+
+
+class StartupError(Exception):
+    """Leeway cannot start: one line saying why."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    db_url: str
+    policy_path: Path | None
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    confdir: Path = Path("~/.mitmproxy")
+    proxyauth: str | None = None
+    trusted_header: str | None = None
+    trusted_peers: tuple[Network, ...] = ()
+    intercept: bool = True
+    warn_without_intercept: Action = Action.BLOCK
+    mitm_options: tuple[str, ...] = ()
+    cache_ttl: float = 5.0
+    max_stale: float = 300.0
+
+
+def load_run_policy(path: Path | None) -> Policy:
+    try:
+        return load_default_policy() if path is None else load_policy(path)
+    except PolicyError as e:
+        raise StartupError(f"policy refused:\n{e}") from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            why = "already in use" if e.errno == errno.EADDRINUSE else e.strerror
+            raise StartupError(f"cannot listen on {host}:{port}: {why}") from None
+
+
+def serve(config: RunConfig, engine: Engine) -> int:
+    """Run the proxy until SIGINT or SIGTERM; the engine is on a migrated database."""
+    policy = load_run_policy(config.policy_path)
+    check_port_free(config.listen_host, config.listen_port)
+    try:
+        key = signing_key(engine)
+    except StoreUnavailable as e:
+        raise StartupError(str(e)) from None
+    return asyncio.run(_serve(config, engine, policy, key))
+
+
+async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) -> int:
+    logging.getLogger().setLevel(logging.INFO)
+    # One line per client connection is noise on an office proxy; errors still show.
+    logging.getLogger("mitmproxy.proxy.server").setLevel(logging.WARNING)
+    opts = options.Options(
+        listen_host=config.listen_host,
+        listen_port=config.listen_port,
+        confdir=str(config.confdir),
+    )
+    master = DumpMaster(opts, with_termlog=True, with_dumper=False)
+    cache = EntitlementCache(
+        SqlEntitlements(engine), ttl=config.cache_ttl, max_stale=config.max_stale
+    )
+    book = AddressBook()
+    await asyncio.to_thread(_load_addresses, book, engine)
+    leeway = Leeway(
+        policy=policy,
+        entitlements=cache,
+        acknowledgements=AcknowledgementWriter(engine, cache),
+        addresses=book,
+        token_key=key,
+        intercept=config.intercept,
+        trusted_header=config.trusted_header,
+        trusted_peers=config.trusted_peers,
+        warn_without_intercept=config.warn_without_intercept,
+    )
+    master.addons.add(
+        Identity(leeway),
+        Gate(leeway),
+        Acknowledge(leeway),
+        Enforce(leeway),
+        PolicyReloader(leeway, config.policy_path),
+        AddressRefresher(book, engine),
+    )
+    _apply_options(master, config)
+    master.addons.add(Banner(config, engine, policy))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, master.shutdown)
+    try:
+        await master.run()
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _load_addresses(book: AddressBook, engine: Engine) -> None:
+    try:
+        book.load(engine)
+    except StoreUnavailable as e:
+        logger.warning("client address map not loaded: %s", e)
+
+
+def _apply_options(master: DumpMaster, config: RunConfig) -> None:
+    """Production defaults, then the operator's own, refusing unknown or bad options."""
+    try:
+        master.options.update(**PRODUCTION_OPTIONS)
+        if config.proxyauth:
+            master.options.update(proxyauth=config.proxyauth)
+        master.options.set(*config.mitm_options)
+    except (exceptions.OptionsError, KeyError) as e:
+        raise StartupError(f"mitmproxy option refused: {e}") from None
+    if master.options.deferred:
+        names = ", ".join(sorted(master.options.deferred))
+        raise StartupError(f"unknown mitmproxy option(s): {names}")
+
+
+class Banner:
+    """Says where the proxy listens once it does (and once mitmproxy has made its CA)."""
+
+    def __init__(self, config: RunConfig, engine: Engine, policy: Policy) -> None:
+        self.config = config
+        self.engine = engine
+        self.policy = policy
+
+    def running(self) -> None:
+        print_banner(self.config, self.engine, self.policy)
+
+
+def print_banner(config: RunConfig, engine: Engine, policy: Policy) -> None:
+    ca = Path(config.confdir).expanduser() / "mitmproxy-ca-cert.pem"
+    mode = "categorised sites only" if config.intercept else "off (decided at CONNECT)"
+    lines = [
+        f"Leeway proxy listening on {config.listen_host}:{config.listen_port}",
+        f"  policy:   {policy.source} (revision {policy.revision})",
+        f"  database: {mask_url(engine.url)}",
+        f"  TLS interception: {mode}",
+        f"  CA certificate: {ca}",
+        "  Install it on clients: browse to http://mitm.it through the proxy, or copy the",
+        "  file above into the system or browser trust store.",
+    ]
+    print("\n".join(lines), flush=True)

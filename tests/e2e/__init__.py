@@ -1,0 +1,1 @@
+"""End-to-end tests: a real `leeway run` process, local origins and real clients."""

@@ -1,0 +1,130 @@
+"""A real `leeway run` process with a private hosts file, started and stopped by pid."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SITE_NAMES = [
+    "www.facebook.com",
+    "facebook.com",
+    "static.xx.fbcdn.net",
+    "x.com",
+    "www.youtube.com",
+    "i.ytimg.com",
+    "www.example.org",
+    "example.org",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def private_resolver(directory: Path, names: list[str]) -> tuple[Path, Path]:
+    hosts = directory / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n" + "".join(f"127.0.0.1 {n}\n" for n in names))
+    resolv = directory / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+    return hosts, resolv
+
+
+@dataclass
+class LeewayProcess:
+    """`leeway run ARGS` in a mount namespace whose /etc/hosts names the test sites."""
+
+    workdir: Path
+    db_url: str
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[str] | None = None
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def confdir(self) -> Path:
+        return self.workdir / "confdir"
+
+    @property
+    def ca(self) -> Path:
+        return self.confdir / "mitmproxy-ca-cert.pem"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "proxy.cli", "run",
+            "--db-url", self.db_url,
+            "--listen-port", str(self.port),
+            "--confdir", str(self.confdir),
+            *self.args,
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 20.0) -> LeewayProcess:
+        hosts, resolv = private_resolver(self.workdir, SITE_NAMES)
+        inner = " ".join(shlex.quote(part) for part in self.command())
+        script = (
+            f"mount --bind {shlex.quote(str(hosts))} /etc/hosts && "
+            f"mount --bind {shlex.quote(str(resolv))} /etc/resolv.conf && exec {inner}"
+        )
+        with (self.workdir / "leeway.log").open("w") as log:
+            self.process = subprocess.Popen(
+                ["unshare", "--mount", "sh", "-c", script],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
+                cwd=Path(__file__).resolve().parents[2],
+            )
+        self._wait_listening(timeout)
+        return self
+
+    def log(self) -> str:
+        path = self.workdir / "leeway.log"
+        return path.read_text() if path.exists() else ""
+
+    def _wait_listening(self, timeout: float) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"leeway run exited {self.process.returncode}:\n{self.log()}")
+            if "listening on" in self.log() and self._accepts():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"leeway run did not start in {timeout}s:\n{self.log()}")
+
+    def _accepts(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def stop(self, timeout: float = 5.0) -> int:
+        """SIGTERM, and the exit code; a process still running after `timeout` is killed."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
