@@ -92,3 +92,22 @@ def test_help_exits_0(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert "--create-users" in done.stdout
     assert "--skip-invalid" in done.stdout
+
+
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEEWAY_")}
+    env["PYTHONPATH"] = str(ROOT)
+    policy = str(ROOT / "policy" / "default_policy.toml")
+    with subprocess.Popen(
+        [sys.executable, "-m", "proxy.cli", "policy", "check", policy],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # the reader is gone before the first line, like `| true`
+        errors = process.stderr.read()
+        process.wait(timeout=60)
+    assert b"Traceback" not in errors, errors.decode()
+    assert process.returncode == 0
