@@ -85,10 +85,11 @@ def main() -> None:
     decide = policy.decide
     for subject, request in work[:20_000]:
         decide(subject, request, NOW)
-    start = time.perf_counter()
+    # CPU time of this process: the figure is per core even when the machine is busy.
+    start = time.process_time()
     for subject, request in work:
         decide(subject, request, NOW)
-    rate = len(work) / (time.perf_counter() - start)
+    rate = len(work) / (time.process_time() - start)
     clock = time.perf_counter_ns
     samples = []
     for subject, request in work[:100_000]:

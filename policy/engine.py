@@ -29,6 +29,9 @@ from policy.hosts import DomainIndex, InvalidHost, normalise_host
 from policy.model import Category, Module, Rule, Settings
 from policy.subject import Subject
 
+_REMEMBER_HOSTS = 16_384
+_REMEMBER_LENGTH = 255
+
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -69,6 +72,7 @@ class Policy:
         self._index = DomainIndex(
             {domain: c.name for c in self.categories.values() for domain in c.domains}
         )
+        self._seen: dict[str, tuple[str, tuple[str, str] | None] | InvalidHost] = {}
         self._rules_by_category = {
             name: tuple(r for r in self.rules if name in r.categories) for name in self.categories
         }
@@ -86,13 +90,27 @@ class Policy:
         decisions = [self._decide_host(subject, h, access, now) for h in dict.fromkeys(hosts)]
         return max(decisions, key=_strictness)
 
-    def _decide_host(self, subject: Subject, raw: str, access: Access, now: datetime) -> Decision:
+    def _classify(self, raw: str) -> tuple[str, tuple[str, str] | None] | InvalidHost:
+        """The normal form of `raw` and its (category, listed domain), remembered: a
+        proxy sees the same few thousand names over and over."""
+        known = self._seen.get(raw)
+        if known is not None:
+            return known
         host = normalise_host(raw)
-        if isinstance(host, InvalidHost):
+        known = host if isinstance(host, InvalidHost) else (host, self._index.match(host))
+        if len(raw) <= _REMEMBER_LENGTH:
+            if len(self._seen) >= _REMEMBER_HOSTS:
+                self._seen.clear()
+            self._seen[raw] = known
+        return known
+
+    def _decide_host(self, subject: Subject, raw: str, access: Access, now: datetime) -> Decision:
+        known = self._classify(raw)
+        if isinstance(known, InvalidHost):
             return Decision(
                 Action.BLOCK, access, Reason.INVALID_HOST, raw, None, None, self.revision
             )
-        match = self._index.match(host)
+        host, match = known
         if match is None:
             return Decision(
                 Action.ALLOW, access, Reason.UNCATEGORIZED, host, None, None, self.revision
