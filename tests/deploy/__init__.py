@@ -1,0 +1,1 @@
+"""Tests of what operations deploys: Prometheus configuration, alert rules, Grafana dashboard."""
