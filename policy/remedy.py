@@ -43,6 +43,8 @@ def remedy_for(policy: Policy, decision: Decision) -> Remedy:
     better = _nearest_better_rule(policy, decision)
     if better is None:
         what = "posting to" if decision.access == "write" else "using"
+        if decision.action is Action.WARN:
+            return Remedy(f"Read the guidance below before {what} {decision.category} sites.")
         return Remedy(f"The policy does not allow {what} {decision.category} sites.")
     modules = tuple(
         policy.modules[u.module]

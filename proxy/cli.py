@@ -16,11 +16,14 @@ from proxy.commands import (
     CommandError,
     Context,
     addresses,
+    audit,
     db,
     explain,
     grants,
     options,
+    pac,
     policy_check,
+    report,
     training,
     users,
 )
@@ -29,7 +32,19 @@ from proxy.imports import ImportRefused
 from proxy.settings import Settings
 from proxy.store.db import StoreUnavailable
 
-COMMAND_GROUPS = (run_proxy, db, policy_check, users, training, grants, addresses, explain)
+COMMAND_GROUPS = (
+    run_proxy,
+    db,
+    policy_check,
+    users,
+    training,
+    grants,
+    addresses,
+    explain,
+    audit,
+    pac,
+    report,
+)
 REFUSALS = (CommandError, PolicyError, ImportRefused, StoreUnavailable)
 
 

@@ -101,3 +101,39 @@ class SigningKey(Base):
     name: Mapped[str] = mapped_column(String(50), unique=True)
     secret: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime]
+
+
+class AccessEvent(Base):
+    """A decision on categorised traffic, or a Continue click: no path, query or address.
+
+    `event_id` is made when the event happens, so a replayed event is never stored twice.
+    """
+
+    __tablename__ = "access_events"
+    __table_args__ = (Index("ix_access_events_username_occurred_at", "username", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    username: Mapped[str | None] = mapped_column(String(255))
+    department: Mapped[str | None] = mapped_column(String(100))
+    host: Mapped[str] = mapped_column(String(255))
+    category: Mapped[str] = mapped_column(String(100))
+    access: Mapped[str] = mapped_column(String(10))
+    action: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(50))
+    rule: Mapped[str | None] = mapped_column(String(100))
+    instance: Mapped[str] = mapped_column(String(255))
+
+
+class AuditLookup(Base):
+    """A deliberate look at one person's access events: who looked, at whom, how far back."""
+
+    __tablename__ = "audit_lookups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator: Mapped[str] = mapped_column(String(255))
+    subject_username: Mapped[str] = mapped_column(String(255))
+    since: Mapped[datetime]
+    looked_at: Mapped[datetime]

@@ -1,0 +1,147 @@
+"""Access events in the store: idempotent batch inserts, retention, and one person's events.
+
+A deliberate look at one person's events is itself recorded. The caller's session commits,
+except in `write_events`, the audit trail's own transaction per batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import delete, exc, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from proxy.audit_journal import AccessEvent
+from proxy.store.db import store_errors
+from proxy.store.models import AccessEvent as EventRow
+from proxy.store.models import AuditLookup
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import Executable
+    from sqlalchemy.engine import Engine
+
+    from proxy.audit_journal import EventKind
+
+log = logging.getLogger(__name__)
+
+PSEUDONYM_PREFIX = "p:"
+PSEUDONYM_HEX_DIGITS = 16
+
+
+def insert_events(session: Session, events: Sequence[AccessEvent]) -> None:
+    """Insert `events`, skipping any whose `event_id` is already stored (a replay)."""
+    if events:
+        rows = [asdict(event) for event in events]
+        session.execute(_insert_ignoring_duplicates(session.get_bind().dialect.name), rows)
+
+
+def write_events(engine: Engine, events: Sequence[AccessEvent]) -> tuple[int, int]:
+    """Insert `events` in a transaction of their own; (events written, events refused).
+
+    `StoreUnavailable` if the database is down. A batch the database refuses (a value
+    too long, say) is retried one event at a time, so that one bad event neither holds
+    back the others nor blocks the audit trail; each refused event is logged.
+    """
+    try:
+        with store_errors(engine.url), Session(engine) as session, session.begin():
+            insert_events(session, events)
+    except (exc.IntegrityError, exc.DataError):
+        if len(events) == 1:
+            log.exception("the store refused audit event %s", events[0].event_id)
+            return 0, 1
+        results = [write_events(engine, [event]) for event in events]
+        return sum(written for written, _ in results), sum(refused for _, refused in results)
+    return len(events), 0
+
+
+def _insert_ignoring_duplicates(dialect: str) -> Executable:
+    if dialect == "postgresql":
+        return postgresql.insert(EventRow).on_conflict_do_nothing(index_elements=["event_id"])
+    if dialect == "sqlite":
+        return sqlite.insert(EventRow).on_conflict_do_nothing(index_elements=["event_id"])
+    raise ValueError(f"database dialect {dialect!r} is not supported (expected sqlite, postgresql)")
+
+
+def prune(session: Session, *, older_than: timedelta, now: datetime) -> int:
+    """Delete the events that occurred before `now - older_than`; how many were deleted."""
+    statement = delete(EventRow).where(EventRow.occurred_at < now - older_than)
+    return _rowcount(session.execute(statement.execution_options(synchronize_session=False)))
+
+
+def pseudonym(key: bytes, username: str) -> str:
+    """The keyed hash that stands for `username` in old events: `p:` and 16 hex digits."""
+    digest = hmac.new(key, username.encode("utf-8"), hashlib.sha256).hexdigest()
+    return PSEUDONYM_PREFIX + digest[:PSEUDONYM_HEX_DIGITS]
+
+
+def pseudonymise(session: Session, *, older_than: timedelta, key: bytes, now: datetime) -> int:
+    """Replace the usernames of events before `now - older_than` by their pseudonym.
+
+    Names that already start with `p:` are left alone, so running it again hashes nothing
+    twice (a real username starting with `p:` stays as it is). Returns the events changed.
+    """
+    cutoff = now - older_than
+    old = (
+        EventRow.occurred_at < cutoff,
+        EventRow.username.is_not(None),
+        EventRow.username.not_like(PSEUDONYM_PREFIX + "%"),
+    )
+    names = session.scalars(select(EventRow.username).where(*old).distinct()).all()
+    changed = 0
+    for name in filter(None, names):
+        statement = (
+            update(EventRow)
+            .where(EventRow.username == name, EventRow.occurred_at < cutoff)
+            .values(username=pseudonym(key, name))
+            .execution_options(synchronize_session=False)
+        )
+        changed += _rowcount(session.execute(statement))
+    return changed
+
+
+def events_for_user(session: Session, username: str, *, since: datetime) -> list[AccessEvent]:
+    """`username`'s events from `since` on, newest first."""
+    query = (
+        select(EventRow)
+        .where(EventRow.username == username, EventRow.occurred_at >= since)
+        .order_by(EventRow.occurred_at.desc(), EventRow.id.desc())
+    )
+    return [_event(row) for row in session.scalars(query)]
+
+
+def record_lookup(
+    session: Session, *, operator: str, subject: str, since: datetime, now: datetime
+) -> None:
+    """Record that `operator` looked at `subject`'s events from `since` on, at `now`."""
+    lookup = AuditLookup(operator=operator, subject_username=subject, since=since, looked_at=now)
+    session.add(lookup)
+
+
+def _event(row: EventRow) -> AccessEvent:
+    return AccessEvent(
+        event_id=row.event_id,
+        occurred_at=row.occurred_at,
+        kind=cast("EventKind", row.kind),  # only the audit trail writes this column
+        username=row.username,
+        department=row.department,
+        host=row.host,
+        category=row.category,
+        access=row.access,
+        action=row.action,
+        reason=row.reason,
+        rule=row.rule,
+        instance=row.instance,
+    )
+
+
+def _rowcount(result: Any) -> int:
+    # DELETE and UPDATE return a CursorResult, whose rowcount the generic Result type hides.
+    return int(result.rowcount)
