@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from mitmproxy import http
+from mitmproxy.net.http.http1 import expected_http_body_size
 
 from addons import tokens
 from addons.context import METADATA_KEY, Leeway, Who, reference_id
@@ -26,6 +27,15 @@ logger = logging.getLogger("leeway.acknowledge")
 MAX_FORM = 8192
 
 
+def _small(request: http.Request) -> bool:
+    """Whether the body is declared, and no larger than a Continue form ever is."""
+    try:
+        size = expected_http_body_size(request)
+    except ValueError:
+        return False
+    return size is not None and 0 <= size <= MAX_FORM
+
+
 class Acknowledge:
     def __init__(self, leeway: Leeway, now: Callable[[], datetime] | None = None) -> None:
         self.leeway = leeway
@@ -38,6 +48,8 @@ class Acknowledge:
             answer_plain(flow, 405, "Continue must be posted from the warning page.", "-")
         elif flow.request.headers.get("sec-fetch-site", "same-origin") == "cross-site":
             answer_plain(flow, 403, "Continue must come from the warning page.", "-")
+        elif not _small(flow.request):  # refused before the body comes: never streamed on
+            answer_plain(flow, 403, "This is not a Continue form: it is far too large.", "-")
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not is_continue(flow):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from mitmproxy import http
+from mitmproxy.net.http import url
 
 from addons.context import (
     CONTINUE_PATH,
@@ -28,11 +29,23 @@ from policy import Action, Decision, Reason, Request, Subject
 logger = logging.getLogger("leeway.enforce")
 
 
-def connection_names(flow: http.HTTPFlow) -> tuple[str, ...]:
-    """The names the connection was opened for (TLS SNI, CONNECT target), not the Host."""
+def request_names(flow: http.HTTPFlow) -> tuple[str, ...]:
+    """The names the request itself carries: its Host header and its authority (HTTP/2
+    `:authority`, or the absolute URL an HTTP/1 request may name inside a tunnel, which a
+    server reads instead of Host). Both are decided: either may be what the site uses."""
+    request = flow.request
+    names = [
+        url.parse_authority(value, check=False)[0]
+        for value in (request.authority, request.headers.get("host"))
+        if value
+    ]
+    return tuple(dict.fromkeys(names)) if names else (request.host,)
+
+
+def connection_names(flow: http.HTTPFlow, decided: tuple[str, ...]) -> tuple[str, ...]:
+    """The names the connection was opened for (TLS SNI, CONNECT target) not in `decided`."""
     names = [flow.client_conn.sni, flow.request.host]
-    host = flow.request.pretty_host
-    return tuple(dict.fromkeys(n for n in names if n and n != host))
+    return tuple(dict.fromkeys(n for n in names if n and n not in decided))
 
 
 def is_continue(flow: http.HTTPFlow) -> bool:
@@ -62,14 +75,14 @@ class Enforce:
             self._enforce(flow, decision, who)
 
     async def _decide(self, flow: http.HTTPFlow, who: Who) -> Decision | None:
-        """The Host's decision, or None when the flow was answered with 421."""
+        """The decision on the names the request carries, or None when it was answered
+        with 421 (its connection was opened for a name decided more strictly)."""
         subject, degraded = await self.leeway.subject_for(who)
         now = self.now()
         method = flow.request.method
-        decision = self.leeway.decide(
-            subject, Request(method, (flow.request.pretty_host,)), now, degraded
-        )
-        names = connection_names(flow)
+        hosts = request_names(flow)
+        decision = self.leeway.decide(subject, Request(method, hosts), now, degraded)
+        names = connection_names(flow, hosts)
         if names:
             opened_for = self.leeway.decide(subject, Request(method, names), now, degraded)
             if opened_for.action.severity > decision.action.severity:
@@ -80,7 +93,7 @@ class Enforce:
         return decision
 
     def _fail_mode(self, flow: http.HTTPFlow) -> Decision | None:
-        request = Request(flow.request.method, (flow.request.pretty_host,))
+        request = Request(flow.request.method, request_names(flow))
         try:
             return self.leeway.policy.decide(Subject.anonymous(), request, self.now())
         except Exception:

@@ -6,6 +6,7 @@ decision is made at CONNECT, where a block can only be a bare 403.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -14,8 +15,10 @@ from mitmproxy import http, tls
 from addons.context import METADATA_KEY, Leeway, Who, reference_id
 from addons.identity import client_address
 from addons.respond import answer_plain
-from policy import Action, Request
+from policy import Action, Request, Subject
 from policy.hosts import InvalidHost, normalise_host
+
+logger = logging.getLogger("leeway.gate")
 
 
 class Gate:
@@ -41,7 +44,11 @@ class Gate:
         if self.leeway.intercept or flow.response or flow.error:
             return
         who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
-        subject, degraded = await self.leeway.subject_for(who)
+        try:
+            subject, degraded = await self.leeway.subject_for(who)
+        except Exception:  # the fail mode: decide as a user with no training and no roles
+            logger.exception("entitlements failed at CONNECT to %s", flow.request.host)
+            subject, degraded = Subject.anonymous(), False
         # The method is hidden inside the tunnel: decide the tunnel as reading.
         request = Request("GET", (flow.request.host,))
         decision = self.leeway.decide(subject, request, self.now(), degraded)

@@ -34,8 +34,9 @@ NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def describe(decision: Decision) -> str:
-    """The value of the response header that names the decision."""
-    return f"{decision.action}; reason={decision.reason}; category={decision.category}"
+    """The value of the response header that names the decision (and its category, if any)."""
+    text = f"{decision.action}; reason={decision.reason}"
+    return text if decision.category is None else f"{text}; category={decision.category}"
 
 
 def answer_plain(

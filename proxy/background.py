@@ -1,6 +1,7 @@
-"""Background work of a running proxy: policy reloads and address-map refreshes.
+"""Background work of a running proxy: policy reloads, address-map refreshes, and writing
+the Continue clicks that waited for the store.
 
-Both run off the event loop (file and database reads in worker threads) and never stop
+All run off the event loop (file and database work in worker threads) and never stop
 the proxy: a bad policy file is refused and logged, and the previous policy stays.
 """
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from addons.context import Leeway
 from policy import PolicyError, load_policy
+from proxy.acknowledgements import AcknowledgementWriter
 from proxy.address_book import AddressBook
 from proxy.store.db import StoreUnavailable
 
@@ -101,3 +103,34 @@ class AddressRefresher:
                 await asyncio.to_thread(self.book.load, self.engine)
             except StoreUnavailable as e:
                 logger.warning("client address map not refreshed: %s", e)
+
+
+class AcknowledgementFlusher:
+    """Every `interval` seconds, write the acknowledgements that wait for the store.
+
+    A Continue clicked while the store is down is honoured at once and queued; without
+    this, the queue would be written only when somebody clicks again.
+    """
+
+    def __init__(self, writer: AcknowledgementWriter, interval: float = 2.0) -> None:
+        self.writer = writer
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def running(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._flush())
+
+    def done(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self.writer.pending:
+            logger.warning(
+                "%d acknowledgements were not stored: the store was unavailable",
+                self.writer.pending,
+            )
+
+    async def _flush(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            if self.writer.pending:
+                await self.writer.flush()  # never raises; logs while the store is down

@@ -13,6 +13,7 @@ import signal
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mitmproxy import exceptions, options
 from mitmproxy.tools.dump import DumpMaster
@@ -23,10 +24,11 @@ from addons.context import Leeway, Network
 from addons.enforce import Enforce
 from addons.gate import Gate
 from addons.identity import Identity
+from addons.stream import Stream
 from policy import Action, Policy, PolicyError, load_default_policy, load_policy
 from proxy.acknowledgements import AcknowledgementWriter
 from proxy.address_book import AddressBook
-from proxy.background import AddressRefresher, PolicyReloader
+from proxy.background import AcknowledgementFlusher, AddressRefresher, PolicyReloader
 from proxy.entitlement_cache import EntitlementCache
 from proxy.store.db import StoreUnavailable, mask_url
 from proxy.store.entitlements import SqlEntitlements
@@ -34,11 +36,12 @@ from proxy.store.keys import signing_key
 
 logger = logging.getLogger("leeway")
 
-# Production defaults: never contact a site before deciding, and stream video. There is
-# no per-flow output because the dumper addon is not loaded, and mitmdump keeps no flows.
+# Production defaults: never contact a site before deciding. Large bodies (video) are
+# streamed by Leeway's own Stream addon: mitmproxy's `stream_large_bodies` would crash the
+# connection of a refused large upload. There is no per-flow output because the dumper
+# addon is not loaded, and mitmdump keeps no flows.
 PRODUCTION_OPTIONS = {
     "connection_strategy": "lazy",
-    "stream_large_bodies": "1m",
 }
 
 
@@ -67,7 +70,8 @@ def load_run_policy(path: Path | None) -> Policy:
     try:
         return load_default_policy() if path is None else load_policy(path)
     except PolicyError as e:
-        raise StartupError(f"policy refused:\n{e}") from None
+        # One line per mistake, each naming the file: the first follows the prefix.
+        raise StartupError(f"policy refused: {e}") from None
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -107,10 +111,11 @@ async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) 
     )
     book = AddressBook()
     await asyncio.to_thread(_load_addresses, book, engine)
+    writer = AcknowledgementWriter(engine, cache)
     leeway = Leeway(
         policy=policy,
         entitlements=cache,
-        acknowledgements=AcknowledgementWriter(engine, cache),
+        acknowledgements=writer,
         addresses=book,
         token_key=key,
         intercept=config.intercept,
@@ -123,19 +128,32 @@ async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) 
         Gate(leeway),
         Acknowledge(leeway),
         Enforce(leeway),
+        Stream(),
         PolicyReloader(leeway, config.policy_path),
         AddressRefresher(book, engine),
+        AcknowledgementFlusher(writer),
     )
     _apply_options(master, config)
     master.addons.add(Banner(config, engine, policy))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
+    loop.set_exception_handler(_quiet_cancelled_connections)
     try:
         await master.run()
     finally:
         engine.dispose()
     return 0
+
+
+def _quiet_cancelled_connections(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Some Python 3.12 releases (3.12.1 here) report every client connection still open
+    at shutdown as an error with a traceback: their stream callback asks the cancelled
+    connection task for its exception. mitmproxy handles errors while it runs; this
+    handles the stop, and passes anything but a cancellation on."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
 
 
 def _load_addresses(book: AddressBook, engine: Engine) -> None:

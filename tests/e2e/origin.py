@@ -20,6 +20,7 @@ class Seen:
     host: str
     path: str
     headers: dict[str, str]
+    body_length: int = 0
 
 
 @dataclass
@@ -44,11 +45,13 @@ def _handler(origin_ref: list[Origin]) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            body = self._body()
             seen = Seen(
-                self.command, self.headers.get("Host", ""), self.path, dict(self.headers.items())
+                self.command,
+                self.headers.get("Host", ""),
+                self.path,
+                dict(self.headers.items()),
+                len(body),
             )
             origin_ref[0].seen.append(seen)
             body = json.dumps({"origin": True, "method": seen.method, "path": seen.path}).encode()
@@ -58,6 +61,18 @@ def _handler(origin_ref: list[Origin]) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
+
+        def _body(self) -> bytes:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                chunks = []
+                while size := int(self.rfile.readline().split(b";")[0], 16):
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _answer
 
@@ -77,5 +92,7 @@ def start_origin(host: str = "127.0.0.1", tls: tuple[Path, Path] | None = None) 
         server.socket = context.wrap_socket(server.socket, server_side=True)
     origin = Origin(server)
     ref.append(origin)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll interval: `stop()` waits for one.
+    serve = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    serve.start()
     return origin

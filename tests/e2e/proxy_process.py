@@ -30,6 +30,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def clean_environment() -> dict[str, str]:
+    """The environment without the developer's LEEWAY_* settings, which would change the run."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("LEEWAY_")}
+
+
 def private_resolver(directory: Path, names: list[str]) -> tuple[Path, Path]:
     hosts = directory / "hosts"
     hosts.write_text("127.0.0.1 localhost\n" + "".join(f"127.0.0.1 {n}\n" for n in names))
@@ -48,7 +53,8 @@ class LeewayProcess:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
-    output: list[str] = field(default_factory=list)
+    stopping_at: float | None = None  # monotonic time of the SIGTERM
+    stopped_in: float | None = None  # seconds from SIGTERM to exit
 
     @property
     def confdir(self) -> Path:
@@ -84,7 +90,7 @@ class LeewayProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 text=True,
-                env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
+                env={**clean_environment(), **self.env, "PYTHONUNBUFFERED": "1"},
                 cwd=Path(__file__).resolve().parents[2],
             )
         self._wait_listening(timeout)
@@ -119,12 +125,27 @@ class LeewayProcess:
 
     def stop(self, timeout: float = 5.0) -> int:
         """SIGTERM, and the exit code; a process still running after `timeout` is killed."""
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else 0
-        self.process.send_signal(signal.SIGTERM)
+        self.terminate()
+        return self.wait_stopped(timeout)
+
+    def terminate(self) -> None:
+        """Send SIGTERM (once) and note when, for `wait_stopped`."""
+        if self.process is not None and self.process.poll() is None and self.stopping_at is None:
+            self.stopping_at = time.monotonic()
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout: float = 5.0) -> int:
+        """The exit code, waiting up to `timeout` seconds after SIGTERM; then it is killed
+        and `subprocess.TimeoutExpired` raised."""
+        if self.process is None:
+            return 0
+        started = self.stopping_at if self.stopping_at is not None else time.monotonic()
         try:
-            return self.process.wait(timeout)
+            code = self.process.wait(max(0.0, started + timeout - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
             raise
+        if self.stopping_at is not None and self.stopped_in is None:
+            self.stopped_in = time.monotonic() - self.stopping_at
+        return code

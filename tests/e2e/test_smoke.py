@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from tests.e2e.certs import OriginCerts
-from tests.e2e.conftest import StartProxy, client
+from tests.e2e.clients import PAGE, client
+from tests.e2e.conftest import StartProxy
 from tests.e2e.origin import Origin
-
-PAGE = {"Accept": "text/html,application/xhtml+xml", "Sec-Fetch-Mode": "navigate"}
 
 
 def test_untrained_user_gets_the_warning_page_over_https(

@@ -1,0 +1,40 @@
+"""Stream large bodies (video, uploads) instead of holding them whole, for what goes through.
+
+mitmproxy's own `stream_large_bodies` also starts streaming a body halfway through
+buffering it, and that crashes the connection when the request was already answered (a
+refused upload: mitmproxy cannot answer a request and stream it on at once). So Leeway
+leaves that option off and decides from the headers, after its own decision: a body over
+`STREAM_ABOVE`, or of unknown size, streams, unless Leeway answered the request itself.
+"""
+
+from __future__ import annotations
+
+from mitmproxy import http
+from mitmproxy.net.http.http1 import expected_http_body_size
+
+from addons.enforce import is_continue
+
+STREAM_ABOVE = 1024 * 1024  # bytes
+
+
+def should_stream(request: http.Request, response: http.Response | None = None) -> bool:
+    """Whether the body of `request` (or of `response`) is large or of unknown size."""
+    try:
+        size = expected_http_body_size(request, response)
+    except ValueError:  # a malformed length: mitmproxy refuses the message itself
+        return False
+    # None: chunked; -1: until the connection closes; 0: no body at all.
+    return size is None or size < 0 or size > STREAM_ABOVE
+
+
+class Stream:
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # Answered requests are read whole and dropped; Continue forms are read by us.
+        if flow.response or flow.error or not flow.live or is_continue(flow):
+            return
+        if should_stream(flow.request):
+            flow.request.stream = True
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None and should_stream(flow.request, flow.response):
+            flow.response.stream = True

@@ -1,0 +1,274 @@
+"""Tests for addons.enforce (and addons.respond): every request to a categorised site decided."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+
+import pytest
+from mitmproxy import http
+from mitmproxy.test import taddons, tflow
+
+from addons import tokens
+from addons.context import CONTINUE_PATH, DECISION_HEADER, METADATA_KEY, Leeway, Who
+from addons.enforce import Enforce
+from policy import Acknowledgement, Decision, Reason, Subject
+from tests.addons.fakes import (
+    CLIENT,
+    EXPIRING,
+    KEY,
+    NAVIGATE,
+    PUBLISHER,
+    TRAINED,
+    DictEntitlements,
+    make_leeway,
+    request_flow,
+)
+from tests.policy.samples import NOW
+
+SUBJECTS = {"tess": TRAINED, "pat": PUBLISHER, "eve": EXPIRING}
+IMAGE = {"Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image", "Accept": "image/avif,*/*"}
+XHR_JSON = {"Sec-Fetch-Mode": "cors", "Accept": "application/json"}
+
+
+def enforce(
+    flow: http.HTTPFlow, *, user: str | None = None, leeway: Leeway | None = None
+) -> http.HTTPFlow:
+    """Run `flow` through Enforce, as sent by `user` (None: unidentified)."""
+    addon = Enforce(leeway or make_leeway(SUBJECTS), now=lambda: NOW)
+    if user is not None:
+        flow.metadata[METADATA_KEY] = Who(user, "proxyauth", CLIENT)
+
+    async def cycle() -> None:
+        with taddons.context(addon) as tctx:
+            await tctx.cycle(addon, flow)
+
+    asyncio.run(cycle())
+    return flow
+
+
+def decision_of(flow: http.HTTPFlow) -> Decision:
+    decision = flow.metadata["leeway.decision"]
+    assert isinstance(decision, Decision)
+    return decision
+
+
+def answered(flow: http.HTTPFlow, status: int) -> http.Response:
+    assert flow.response is not None, "the request was let through"
+    assert flow.response.status_code == status, flow.response.text
+    return flow.response
+
+
+def token_in(page: str) -> str:
+    found = re.search(r'name="token" value="([^"]+)"', page)
+    assert found is not None, "no Continue token on the page"
+    return found.group(1)
+
+
+def test_a_flow_already_answered_is_left_alone() -> None:
+    login = http.Response.make(407, b"proxy login required")
+    flow = request_flow("news.example", headers=NAVIGATE)
+    flow.response = login
+    enforce(flow)
+    assert flow.response is login
+    assert DECISION_HEADER not in login.headers
+    assert "leeway.decision" not in flow.metadata
+
+
+def test_a_flow_with_an_error_is_left_alone() -> None:
+    flow = request_flow("news.example", headers=NAVIGATE)
+    flow.error = tflow.terr()
+    assert enforce(flow).response is None
+
+
+@pytest.mark.parametrize(
+    ("host", "user", "method", "headers"),
+    [
+        pytest.param("example.org", None, "GET", NAVIGATE, id="uncategorised"),
+        pytest.param("www.facebook.com", "pat", "POST", NAVIGATE, id="publisher posts"),
+        pytest.param("static.fbcdn.net", "tess", "GET", IMAGE, id="trained: image, no reminder"),
+        pytest.param("www.facebook.com", "tess", "GET", XHR_JSON, id="trained: read by XHR"),
+    ],
+)
+def test_allow_lets_the_request_through(
+    host: str, user: str | None, method: str, headers: dict[str, str]
+) -> None:
+    flow = enforce(request_flow(host, method=method, headers=headers), user=user)
+    assert flow.response is None
+    assert decision_of(flow).action == "allow"
+
+
+def test_warn_on_a_page_load_shows_the_interstitial_with_a_continue_token() -> None:
+    flow = enforce(request_flow("www.facebook.com", path="/groups?id=7", headers=NAVIGATE))
+    response = answered(flow, 403)
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert response.headers[DECISION_HEADER] == "warn; reason=rule_matched; category=social"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    page = response.text or ""
+    assert "<title>Before you continue to www.facebook.com</title>" in page
+    assert "You represent the organisation online as well as off." in page
+    assert "https://learning.example.org/basics" in page
+    assert f'action="{CONTINUE_PATH}"' in page
+    assert 'name="next" value="/groups?id=7"' in page
+    category = tokens.verify(KEY, token_in(page), principal=f"addr:{CLIENT}", now=NOW)
+    assert category == "social"
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "content_type"),
+    [
+        pytest.param("GET", IMAGE, "text/plain", id="image -> text"),
+        pytest.param("GET", XHR_JSON, "application/json", id="XHR accepting JSON -> JSON"),
+        pytest.param("HEAD", {"Accept": "text/html"}, "text/plain", id="HEAD is no page load"),
+    ],
+)
+def test_warn_on_anything_but_a_page_load_is_a_short_403(
+    method: str, headers: dict[str, str], content_type: str
+) -> None:
+    flow = enforce(request_flow("www.facebook.com", method=method, headers=headers))
+    response = answered(flow, 403)
+    assert response.headers["Content-Type"].startswith(content_type)
+    assert "<html" not in (response.text or "")
+    assert response.headers[DECISION_HEADER].startswith("warn;")
+    if content_type == "application/json":
+        document = json.loads(response.text or "")
+        assert (document["action"], document["category"]) == ("warn", "social")
+
+
+def test_block_on_a_page_load_shows_the_block_page() -> None:
+    response = answered(enforce(request_flow("news.example", headers=NAVIGATE)), 403)
+    page = response.text or ""
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "<title>Access to news.example is blocked</title>" in page
+    assert "No course or role gives access" in page
+    assert response.headers[DECISION_HEADER] == "block; reason=no_matching_rule; category=news"
+    assert 'name="token"' not in page
+
+
+def test_block_page_for_posting_names_the_course_that_would_help() -> None:
+    flow = enforce(request_flow("www.facebook.com", method="POST", headers=NAVIGATE))
+    page = answered(flow, 403).text or ""
+    assert "Posting to www.facebook.com is blocked" in page
+    assert "Social media basics" in page
+    assert decision_of(flow).rule == "everyone"
+
+
+def test_block_of_a_script_is_a_short_403() -> None:
+    flow = enforce(request_flow("news.example", headers={"Sec-Fetch-Dest": "script"}))
+    response = answered(flow, 403)
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert "Access to news.example (news) is blocked" in (response.text or "")
+
+
+def test_an_allowed_page_load_with_a_reminder_shows_it() -> None:
+    flow = enforce(request_flow("www.facebook.com", headers=NAVIGATE), user="tess")
+    response = answered(flow, 403)
+    assert response.headers[DECISION_HEADER] == "allow; reason=rule_matched; category=social"
+    assert "You can read social sites. Before you post anything" in (response.text or "")
+    tokens.verify(KEY, token_in(response.text or ""), principal="tess", now=NOW)
+
+
+def test_renewal_notice_uses_the_warning_page_with_its_own_words() -> None:
+    flow = enforce(request_flow("www.facebook.com", headers=NAVIGATE), user="eve")
+    page = answered(flow, 403).text or ""
+    assert "Renew your training to keep using www.facebook.com" in page
+    assert "Your Social media basics training runs out on 2026-11-30." in page
+    assert decision_of(flow).reason is Reason.TRAINING_EXPIRING
+
+
+def test_an_acknowledged_warning_lets_the_page_through() -> None:
+    ack = Acknowledgement("social", NOW, NOW.replace(hour=20))
+    leeway = make_leeway({"ada": Subject("ada", known=True, acknowledgements=(ack,))})
+    flow = enforce(request_flow("www.facebook.com", headers=NAVIGATE), user="ada", leeway=leeway)
+    assert flow.response is None
+    assert decision_of(flow).reason is Reason.ACKNOWLEDGED
+
+
+def test_the_continue_path_is_left_to_acknowledge() -> None:
+    flow = request_flow("www.facebook.com", method="POST", path=f"{CONTINUE_PATH}?x=1")
+    assert enforce(flow).response is None
+
+
+@pytest.mark.parametrize("host", ["bad host", "exa_mple..com", "-x-.facebook.com"])
+def test_an_invalid_host_is_a_400(host: str) -> None:
+    response = answered(enforce(request_flow(host, headers=NAVIGATE)), 400)
+    assert "host name is not valid" in (response.text or "")
+    assert DECISION_HEADER in response.headers
+
+
+def test_a_connection_opened_for_a_stricter_name_answers_421() -> None:
+    # The TLS connection was opened for a warned site; the Host names an uncategorised one.
+    flow = request_flow(
+        "example.org", target="www.facebook.com", sni="www.facebook.com", headers=NAVIGATE
+    )
+    response = answered(enforce(flow), 421)
+    assert "opened for another site" in (response.text or "")
+
+
+def test_a_connect_target_stricter_than_the_host_answers_421() -> None:
+    flow = request_flow("example.org", target="news.example", headers=NAVIGATE)
+    answered(enforce(flow), 421)
+
+
+def test_names_decided_alike_do_not_answer_421() -> None:
+    flow = request_flow(
+        "www.facebook.com", target="static.fbcdn.net", sni="static.fbcdn.net", headers=NAVIGATE
+    )
+    assert enforce(flow, user="pat").response is None
+
+
+def test_a_host_stricter_than_the_connection_gets_the_hosts_decision() -> None:
+    # Domain fronting: opened for an uncategorised site, asking for a blocked one.
+    flow = request_flow("news.example", target="example.org", sni="example.org", headers=NAVIGATE)
+    response = answered(enforce(flow), 403)
+    assert "Access to news.example is blocked" in (response.text or "")
+    assert decision_of(flow).host == "news.example"
+
+
+def test_a_failing_entitlement_source_applies_the_fail_mode_and_logs_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = DictEntitlements(SUBJECTS, failure=RuntimeError("store exploded"))
+    leeway = make_leeway(entitlements=source)
+    flow = request_flow("www.facebook.com", method="POST", headers=NAVIGATE)
+    with caplog.at_level(logging.ERROR, logger="leeway.enforce"):
+        enforce(flow, user="pat", leeway=leeway)
+    # A publisher may post; in the fail mode she is decided as anonymous: blocked.
+    assert answered(flow, 403).headers[DECISION_HEADER].startswith("block;")
+    assert decision_of(flow).rule == "everyone"
+    assert source.loads == ["pat"]
+    failure = next(r for r in caplog.records if "decision failed" in r.getMessage())
+    assert "www.facebook.com" in failure.getMessage()
+    assert failure.exc_info is not None
+    assert "store exploded" in caplog.text
+
+
+def test_a_degraded_store_is_decided_as_untrained_with_reason_store_unavailable() -> None:
+    leeway = make_leeway(entitlements=DictEntitlements(SUBJECTS, degraded=True))
+    flow = enforce(request_flow("www.facebook.com", headers=NAVIGATE), user="pat", leeway=leeway)
+    response = answered(flow, 403)
+    assert response.headers[DECISION_HEADER] == "warn; reason=store_unavailable; category=social"
+    assert "could not be checked just now" in (response.text or "")
+
+
+def test_a_degraded_store_leaves_uncategorised_sites_alone() -> None:
+    leeway = make_leeway(entitlements=DictEntitlements(SUBJECTS, degraded=True))
+    flow = enforce(request_flow("example.org", headers=NAVIGATE), user="pat", leeway=leeway)
+    assert flow.response is None
+    assert decision_of(flow).reason is Reason.UNCATEGORIZED
+
+
+def test_answering_a_streamed_request_stops_the_stream() -> None:
+    flow = request_flow("www.facebook.com", method="POST", headers={"Sec-Fetch-Dest": "video"})
+    flow.request.stream = True
+    answered(enforce(flow), 403)
+    assert flow.request.stream is False
+
+
+def test_a_request_let_through_keeps_its_stream() -> None:
+    flow = request_flow("example.org", method="POST")
+    flow.request.stream = True
+    enforce(flow)
+    assert flow.request.stream is True

@@ -1,0 +1,150 @@
+"""Tests for addons.gate: which TLS connections are opened up, and CONNECT without interception."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+
+import pytest
+from mitmproxy import http, options, tls
+from mitmproxy.proxy import context
+from mitmproxy.proxy.layers.tls import TlsClienthelloHook, parse_client_hello
+from mitmproxy.test import taddons, tflow
+
+from addons.context import DECISION_HEADER, METADATA_KEY, Who
+from addons.gate import Gate
+from policy import Action
+from tests.addons.fakes import PUBLISHER, TRAINED, DictEntitlements, connect_flow, make_leeway
+from tests.policy.samples import NOW
+
+
+def client_hello(sni: str | None) -> tls.ClientHello:
+    """A real ClientHello, as Python's TLS client sends it for `sni`."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = ssl.create_default_context()
+    client.check_hostname = sni is not None
+    connection = client.wrap_bio(incoming, outgoing, server_hostname=sni)
+    with pytest.raises(ssl.SSLWantReadError):
+        connection.do_handshake()
+    parsed = parse_client_hello(outgoing.read())
+    assert parsed is not None
+    assert parsed.sni == sni
+    return parsed
+
+
+def hello_data(sni: str | None, target: str | None) -> tls.ClientHelloData:
+    ctx = context.Context(tflow.tclient_conn(), options.Options())
+    if target is not None:
+        ctx.server.address = (target, 443)
+    return tls.ClientHelloData(ctx, client_hello(sni))
+
+
+def _gate(*, intercept: bool = True, warn_without_intercept: Action = Action.BLOCK) -> Gate:
+    leeway = make_leeway(
+        {"tess": TRAINED}, intercept=intercept, warn_without_intercept=warn_without_intercept
+    )
+    return Gate(leeway, now=lambda: NOW)
+
+
+@pytest.mark.parametrize(
+    ("sni", "target", "ignored"),
+    [
+        pytest.param("example.org", "example.org", True, id="uncategorised: passed through"),
+        pytest.param(None, "example.org", True, id="no SNI, uncategorised target"),
+        pytest.param(None, None, True, id="nothing to go by"),
+        pytest.param("www.facebook.com", "www.facebook.com", False, id="categorised"),
+        pytest.param("WWW.Facebook.COM.", None, False, id="categorised SNI, normalised"),
+        pytest.param("example.org", "m.facebook.com", False, id="categorised CONNECT target"),
+        pytest.param("x.com", "example.org", False, id="categorised SNI, other target"),
+        pytest.param(None, "192.0.2.7", False, id="listed IP literal"),
+        pytest.param(None, "192.0.2.8", True, id="unlisted IP literal"),
+        pytest.param("notfacebook.com", None, True, id="lookalike is not a subdomain"),
+    ],
+)
+def test_only_categorised_connections_are_intercepted(
+    sni: str | None, target: str | None, ignored: bool
+) -> None:
+    data = hello_data(sni, target)
+    with taddons.context(gate := _gate()) as tctx:
+        tctx.master.addons.invoke_addon_sync(gate, TlsClienthelloHook(data))
+    assert data.ignore_connection is ignored
+
+
+def test_an_invalid_connect_target_is_intercepted_so_that_it_can_be_refused() -> None:
+    data = hello_data("example.org", "bad_host!.example")
+    _gate().tls_clienthello(data)
+    assert data.ignore_connection is False
+
+
+def test_no_intercept_passes_every_connection_through() -> None:
+    data = hello_data("www.facebook.com", "www.facebook.com")
+    _gate(intercept=False).tls_clienthello(data)
+    assert data.ignore_connection is True
+
+
+def _connect(gate: Gate, flow: http.HTTPFlow) -> http.HTTPFlow:
+    asyncio.run(gate.http_connect(flow))
+    return flow
+
+
+@pytest.mark.parametrize(
+    ("target", "warn_setting", "refused"),
+    [
+        pytest.param("news.example", Action.ALLOW, True, id="block -> 403"),
+        pytest.param("www.facebook.com", Action.BLOCK, True, id="warn, setting block -> 403"),
+        pytest.param("www.facebook.com", Action.ALLOW, False, id="warn, setting allow -> passes"),
+        pytest.param("example.org", Action.BLOCK, False, id="uncategorised -> passes"),
+    ],
+)
+def test_connect_without_interception_is_decided_there(
+    target: str, warn_setting: Action, refused: bool
+) -> None:
+    gate = _gate(intercept=False, warn_without_intercept=warn_setting)
+    flow = _connect(gate, connect_flow(target))
+    if not refused:
+        assert flow.response is None
+        return
+    assert flow.response is not None
+    assert flow.response.status_code == 403
+    assert f"Access to {target} is not allowed" in (flow.response.text or "")
+    assert flow.response.headers[DECISION_HEADER].startswith(("block;", "warn;"))
+
+
+def test_connect_without_interception_uses_the_identified_user() -> None:
+    gate = _gate(intercept=False)
+    flow = connect_flow("www.facebook.com")
+    flow.metadata[METADATA_KEY] = Who("tess", "proxyauth", "10.0.0.5")
+    assert _connect(gate, flow).response is None  # trained: social reading is allowed
+    anonymous = _connect(gate, connect_flow("www.facebook.com"))
+    assert anonymous.response is not None
+    assert anonymous.response.status_code == 403
+
+
+def test_connect_with_interception_is_left_to_the_requests_inside() -> None:
+    assert _connect(_gate(), connect_flow("news.example")).response is None
+
+
+def test_connect_already_answered_is_left_alone() -> None:
+    flow = connect_flow("news.example")
+    flow.response = http.Response.make(407, b"login first")
+    _connect(_gate(intercept=False), flow)
+    assert flow.response.status_code == 407
+
+
+def test_a_failing_entitlement_source_at_connect_applies_the_fail_mode(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = DictEntitlements({"pat": PUBLISHER}, failure=RuntimeError("store exploded"))
+    leeway = make_leeway(entitlements=source, intercept=False)
+    flow = connect_flow("www.facebook.com")
+    flow.metadata[METADATA_KEY] = Who("pat", "proxyauth", "10.0.0.5")
+    with caplog.at_level(logging.ERROR, logger="leeway"):
+        _connect(Gate(leeway, now=lambda: NOW), flow)
+    # The publisher, decided as anonymous: a warn, refused without interception.
+    assert flow.response is not None
+    assert flow.response.status_code == 403
+    assert flow.response.headers[DECISION_HEADER].startswith("warn;")
+    assert source.loads == ["pat"]
+    assert "www.facebook.com" in caplog.text
+    assert "store exploded" in caplog.text

@@ -1,0 +1,75 @@
+"""A TCP forwarder that stands between the proxy and PostgreSQL, to cut the database off.
+
+`stop()` closes every open connection and refuses new ones, as a stopped server would;
+`start()` listens again on the same port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+
+from tests.e2e.proxy_process import free_port
+
+
+class Forwarder:
+    """Forwards 127.0.0.1:`port` to `target` while started."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR
+        listener.settimeout(0.05)  # so that the loop sees `stop()` promptly
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        with self._lock:
+            connections, self._open = self._open, set()
+        for connection in connections:
+            _close(connection)
+
+    def _accept(self, listener: socket.socket) -> None:
+        with listener:
+            while not self._stopping.is_set():
+                try:
+                    client, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                client.settimeout(None)
+                try:
+                    upstream = socket.create_connection(self.target, timeout=5)
+                except OSError:
+                    _close(client)
+                    continue
+                upstream.settimeout(None)
+                with self._lock:
+                    self._open |= {client, upstream}
+                for source, sink in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    _close(source)
+    _close(sink)
+
+
+def _close(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
+    connection.close()

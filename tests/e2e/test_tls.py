@@ -1,0 +1,135 @@
+"""Which TLS connections are opened up: only categorised ones, and none with --no-intercept.
+
+The test speaks CONNECT over a bare socket and shakes hands itself, so it sees which
+certificate the proxy shows: the origin's own (issued by "Leeway test origin CA") when
+the connection is passed through, mitmproxy's when it is intercepted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from policy import default_policy_path
+from tests.e2e.clients import (
+    basic_auth,
+    client,
+    connect,
+    issuer_name,
+    peer_certificate,
+    subject_name,
+)
+from tests.e2e.conftest import PASSWORDS, Proxies
+from tests.e2e.origin import Origin
+from tests.e2e.proxy_process import LeewayProcess
+
+ORIGIN_CA = "Leeway test origin CA"
+
+
+@pytest.fixture
+def proxy(open_proxy: LeewayProcess) -> LeewayProcess:
+    """Intercepting, without a login."""
+    return open_proxy
+
+
+@pytest.fixture(scope="module")
+def no_intercept(
+    module_proxies: Proxies, htpasswd: Path, tmp_path_factory: pytest.TempPathFactory
+) -> LeewayProcess:
+    """Decides at CONNECT; its policy blocks reading rich media for the untrained (the
+    bundled one warns, and a warn becomes a block here by default)."""
+    policy = tmp_path_factory.mktemp("policy") / "policy.toml"
+    default = default_policy_path().read_text()
+    stricter = default.replace(
+        'categories = ["rich-media"]\nread = "warn"', 'categories = ["rich-media"]\nread = "block"'
+    )
+    assert stricter != default
+    policy.write_text(stricter)
+    return module_proxies.start(
+        "--no-intercept", "--proxyauth", f"@{htpasswd}", "--policy", str(policy)
+    )
+
+
+def mitmproxy_ca_name(proxy: LeewayProcess) -> str:
+    return subject_name(x509.load_pem_x509_certificate(proxy.ca.read_bytes()))
+
+
+@pytest.mark.parametrize("host", ["www.example.org", "example.org"])
+def test_uncategorised_tls_is_passed_through(
+    proxy: LeewayProcess, https_origin: Origin, host: str
+) -> None:
+    tunnel = connect(proxy, f"{host}:{https_origin.port}")
+    assert tunnel.status == 200
+    certificate = peer_certificate(tunnel, host)
+    assert issuer_name(certificate) == ORIGIN_CA
+
+
+@pytest.mark.parametrize(
+    ("target", "sni"),
+    [
+        ("www.facebook.com", "www.facebook.com"),
+        ("i.ytimg.com", "i.ytimg.com"),
+        # A tunnel to an address that names a categorised site in its handshake.
+        ("127.0.0.1", "x.com"),
+        # And a categorised tunnel whose handshake names an uncategorised site.
+        ("x.com", "www.example.org"),
+    ],
+    ids=["social", "rich-media", "categorised sni", "categorised connect"],
+)
+def test_categorised_tls_is_intercepted(
+    proxy: LeewayProcess, https_origin: Origin, target: str, sni: str
+) -> None:
+    tunnel = connect(proxy, f"{target}:{https_origin.port}")
+    assert tunnel.status == 200
+    certificate = peer_certificate(tunnel, sni)
+    assert issuer_name(certificate) == mitmproxy_ca_name(proxy)
+    assert issuer_name(certificate) != ORIGIN_CA
+
+
+@pytest.mark.parametrize(
+    ("user", "host", "decision"),
+    [
+        ("alice", "www.youtube.com", "block; reason=rule_matched; category=rich-media"),
+        ("alice", "www.facebook.com", "warn; reason=rule_matched; category=social"),
+        ("trina", "i.ytimg.com", "block; reason=rule_matched; category=rich-media"),
+    ],
+    ids=["untrained rich-media (block)", "untrained social (warn)", "trained social, rich-media"],
+)
+def test_no_intercept_refuses_at_connect(
+    no_intercept: LeewayProcess, https_origin: Origin, user: str, host: str, decision: str
+) -> None:
+    tunnel = connect(
+        no_intercept, f"{host}:{https_origin.port}", headers=basic_auth(user, PASSWORDS[user])
+    )
+    tunnel.close()
+    assert tunnel.status == 403
+    assert f"x-leeway-decision: {decision}" in tunnel.head.decode("latin-1").lower()
+    assert https_origin.seen == []
+
+
+@pytest.mark.parametrize(
+    ("user", "host"),
+    [("trina", "x.com"), ("paul", "www.facebook.com"), ("alice", "www.example.org")],
+    ids=["trained social", "publisher social", "uncategorised"],
+)
+def test_no_intercept_tunnels_what_is_allowed_without_decrypting(
+    no_intercept: LeewayProcess, https_origin: Origin, user: str, host: str
+) -> None:
+    tunnel = connect(
+        no_intercept, f"{host}:{https_origin.port}", headers=basic_auth(user, PASSWORDS[user])
+    )
+    assert tunnel.status == 200
+    certificate = peer_certificate(tunnel, host)
+    assert issuer_name(certificate) == ORIGIN_CA
+
+
+def test_clients_can_fetch_the_ca_through_the_proxy(proxy: LeewayProcess) -> None:
+    """The banner tells people to browse to http://mitm.it: it must answer."""
+    with client(proxy) as http:
+        page = http.get("http://mitm.it/")
+        pem = http.get("http://mitm.it/cert/pem")
+    assert page.status_code == 200
+    assert pem.status_code == 200
+    assert pem.content == proxy.ca.read_bytes()
