@@ -70,6 +70,8 @@ class Acknowledge:
             answer_plain(flow, 403, "This Continue button is for another site.", reference_id())
             return
         await self._record(who, category, now)
+        subject = self.leeway.entitlements.peek(who.username) if who.username else None
+        self.leeway.observer.acknowledged(who, subject, category, flow.request.pretty_host, now)
         target = safe_next(form.get("next", "/"))
         flow.response = http.Response.make(
             303, b"", {"Location": target, "Cache-Control": "no-store"}

@@ -22,6 +22,7 @@ logger = logging.getLogger("leeway")
 METADATA_KEY = "leeway"
 DECISION_HEADER = "X-Leeway-Decision"
 CONTINUE_PATH = "/.well-known/leeway/continue"
+DECISION_KEY = "leeway.decision"
 
 type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -69,6 +70,37 @@ class Who:
         return self.username if self.username is not None else f"addr:{self.client}"
 
 
+class Observer(Protocol):
+    """Receives what happened, for metrics and the audit trail; must never block."""
+
+    def decided(
+        self, decision: Decision, who: Who, subject: Subject, seconds: float, now: datetime
+    ) -> None: ...
+
+    def acknowledged(
+        self, who: Who, subject: Subject | None, category: str, host: str, now: datetime
+    ) -> None: ...
+
+    def transferred(self, category: str | None, direction: str, size: int) -> None: ...
+
+
+class Nobody:
+    """An observer that keeps nothing (tests, and a proxy run without records)."""
+
+    def decided(
+        self, decision: Decision, who: Who, subject: Subject, seconds: float, now: datetime
+    ) -> None:
+        return None
+
+    def acknowledged(
+        self, who: Who, subject: Subject | None, category: str, host: str, now: datetime
+    ) -> None:
+        return None
+
+    def transferred(self, category: str | None, direction: str, size: int) -> None:
+        return None
+
+
 @dataclass
 class Leeway:
     """The running proxy's shared state. `policy` is swapped whole on a reload."""
@@ -83,6 +115,7 @@ class Leeway:
     trusted_peers: tuple[Network, ...] = ()
     warn_without_intercept: Action = Action.BLOCK
     anonymous_acks: dict[str, list[Acknowledgement]] = field(default_factory=dict)
+    observer: Observer = field(default_factory=Nobody)
 
     async def subject_for(self, who: Who) -> tuple[Subject, bool]:
         """The entitlements of `who` (anonymous ones carry their in-memory Continues)."""

@@ -8,6 +8,7 @@ arrived on a connection opened for a name that is decided more strictly.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from mitmproxy.net.http import url
 from addons.context import (
     CONTINUE_PATH,
     DECISION_HEADER,
+    DECISION_KEY,
     METADATA_KEY,
     Leeway,
     Who,
@@ -71,7 +73,7 @@ class Enforce:
                 answer_plain(flow, 503, "Leeway could not check this request.", ref)
                 return
         if decision is not None:
-            flow.metadata["leeway.decision"] = decision
+            flow.metadata[DECISION_KEY] = decision
             self._enforce(flow, decision, who)
 
     async def _decide(self, flow: http.HTTPFlow, who: Who) -> Decision | None:
@@ -79,6 +81,7 @@ class Enforce:
         with 421 (its connection was opened for a name decided more strictly)."""
         subject, degraded = await self.leeway.subject_for(who)
         now = self.now()
+        started = time.perf_counter()
         method = flow.request.method
         hosts = request_names(flow)
         decision = self.leeway.decide(subject, Request(method, hosts), now, degraded)
@@ -86,11 +89,19 @@ class Enforce:
         if names:
             opened_for = self.leeway.decide(subject, Request(method, names), now, degraded)
             if opened_for.action.severity > decision.action.severity:
+                self._observe(opened_for, who, subject, started, now)
                 answer_plain(
                     flow, 421, "This connection was opened for another site.", reference_id()
                 )
                 return None
+        self._observe(decision, who, subject, started, now)
         return decision
+
+    def _observe(
+        self, decision: Decision, who: Who, subject: Subject, started: float, now: datetime
+    ) -> None:
+        seconds = time.perf_counter() - started
+        self.leeway.observer.decided(decision, who, subject, seconds, now)
 
     def _fail_mode(self, flow: http.HTTPFlow) -> Decision | None:
         request = Request(flow.request.method, request_names(flow))

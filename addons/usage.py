@@ -1,49 +1,14 @@
-"""What happened, for metrics and the audit trail: decisions, Continues, bytes moved.
+"""Usage per category: the bytes each categorised request moved, up and down.
 
-The addons report through the `Observer` protocol; `proxy.recording` turns the reports
-into Prometheus metrics and audit events. Nothing here may block the event loop.
+Reported through the `Observer` protocol (see `addons.context`), never per person.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Protocol
-
 from mitmproxy import http
 
-from addons.context import Who
-from policy import Decision, Subject
-
-DECISION_KEY = "leeway.decision"
-
-
-class Observer(Protocol):
-    def decided(
-        self, decision: Decision, who: Who, subject: Subject, seconds: float, now: datetime
-    ) -> None: ...
-
-    def acknowledged(
-        self, who: Who, subject: Subject | None, category: str, host: str, now: datetime
-    ) -> None: ...
-
-    def transferred(self, category: str | None, direction: str, size: int) -> None: ...
-
-
-class Nobody:
-    """An observer that keeps nothing (tests, and a proxy run without records)."""
-
-    def decided(
-        self, decision: Decision, who: Who, subject: Subject, seconds: float, now: datetime
-    ) -> None:
-        return None
-
-    def acknowledged(
-        self, who: Who, subject: Subject | None, category: str, host: str, now: datetime
-    ) -> None:
-        return None
-
-    def transferred(self, category: str | None, direction: str, size: int) -> None:
-        return None
+from addons.context import DECISION_KEY, Observer
+from policy import Decision
 
 
 def body_size(message: http.Message) -> int:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from addons.context import Leeway
-from policy import PolicyError, load_policy
+from policy import Policy, PolicyError, load_policy
 from proxy.acknowledgements import AcknowledgementWriter
 from proxy.address_book import AddressBook
 from proxy.store.db import StoreUnavailable
@@ -26,8 +27,15 @@ logger = logging.getLogger("leeway")
 class PolicyReloader:
     """Reload the policy on SIGHUP or when its file changes."""
 
-    def __init__(self, leeway: Leeway, path: Path | None, interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        leeway: Leeway,
+        path: Path | None,
+        interval: float = 2.0,
+        on_change: Callable[[Policy], None] | None = None,
+    ) -> None:
         self.leeway = leeway
+        self.on_change = on_change
         self.path = path
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
@@ -77,6 +85,8 @@ class PolicyReloader:
             return
         old = self.leeway.policy.revision
         self.leeway.policy = policy
+        if self.on_change is not None:
+            self.on_change(policy)
         logger.info("policy reloaded (%s): revision %s -> %s", why, old, policy.revision)
 
 

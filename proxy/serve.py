@@ -11,7 +11,7 @@ import errno
 import logging
 import signal
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,13 @@ from addons.enforce import Enforce
 from addons.gate import Gate
 from addons.identity import Identity
 from addons.stream import Stream
+from addons.usage import Usage
 from policy import Action, Policy, PolicyError, load_default_policy, load_policy
 from proxy.acknowledgements import AcknowledgementWriter
 from proxy.address_book import AddressBook
 from proxy.background import AcknowledgementFlusher, AddressRefresher, PolicyReloader
 from proxy.entitlement_cache import EntitlementCache
+from proxy.observability import Observability, ObservabilityConfig
 from proxy.store.db import StoreUnavailable, mask_url
 from proxy.store.entitlements import SqlEntitlements
 from proxy.store.keys import signing_key
@@ -64,6 +66,7 @@ class RunConfig:
     mitm_options: tuple[str, ...] = ()
     cache_ttl: float = 5.0
     max_stale: float = 300.0
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
 
 
 def load_run_policy(path: Path | None) -> Policy:
@@ -112,6 +115,8 @@ async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) 
     book = AddressBook()
     await asyncio.to_thread(_load_addresses, book, engine)
     writer = AcknowledgementWriter(engine, cache)
+    watch = Observability(config.observability, engine, policy)
+    watch.watch_cache(cache)
     leeway = Leeway(
         policy=policy,
         entitlements=cache,
@@ -122,6 +127,7 @@ async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) 
         trusted_header=config.trusted_header,
         trusted_peers=config.trusted_peers,
         warn_without_intercept=config.warn_without_intercept,
+        observer=watch.recorder,
     )
     master.addons.add(
         Identity(leeway),
@@ -129,12 +135,15 @@ async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) 
         Acknowledge(leeway),
         Enforce(leeway),
         Stream(),
-        PolicyReloader(leeway, config.policy_path),
+        Usage(watch.recorder),
+        PolicyReloader(leeway, config.policy_path, on_change=watch.policy_changed),
         AddressRefresher(book, engine),
         AcknowledgementFlusher(writer),
+        watch.retention,
     )
     _apply_options(master, config)
-    master.addons.add(Banner(config, engine, policy))
+    await _start_watching(watch)
+    master.addons.add(Banner(config, engine, policy, watch.metrics_url))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
@@ -142,8 +151,19 @@ async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) 
     try:
         await master.run()
     finally:
+        await watch.stop()
         engine.dispose()
     return 0
+
+
+async def _start_watching(watch: Observability) -> None:
+    """The metrics endpoint and the audit trail, or one line saying why not."""
+    try:
+        watch.serve()
+        await watch.start()
+    except OSError as e:
+        await watch.stop()
+        raise StartupError(str(e)) from None
 
 
 def _quiet_cancelled_connections(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -180,16 +200,21 @@ def _apply_options(master: DumpMaster, config: RunConfig) -> None:
 class Banner:
     """Says where the proxy listens once it does (and once mitmproxy has made its CA)."""
 
-    def __init__(self, config: RunConfig, engine: Engine, policy: Policy) -> None:
+    def __init__(
+        self, config: RunConfig, engine: Engine, policy: Policy, metrics_url: str | None = None
+    ) -> None:
         self.config = config
         self.engine = engine
         self.policy = policy
+        self.metrics_url = metrics_url
 
     def running(self) -> None:
-        print_banner(self.config, self.engine, self.policy)
+        print_banner(self.config, self.engine, self.policy, self.metrics_url)
 
 
-def print_banner(config: RunConfig, engine: Engine, policy: Policy) -> None:
+def print_banner(
+    config: RunConfig, engine: Engine, policy: Policy, metrics_url: str | None = None
+) -> None:
     ca = Path(config.confdir).expanduser() / "mitmproxy-ca-cert.pem"
     mode = "categorised sites only" if config.intercept else "off (decided at CONNECT)"
     lines = [
@@ -197,6 +222,7 @@ def print_banner(config: RunConfig, engine: Engine, policy: Policy) -> None:
         f"  policy:   {policy.source} (revision {policy.revision})",
         f"  database: {mask_url(engine.url)}",
         f"  TLS interception: {mode}",
+        f"  metrics:  {metrics_url or 'off'}",
         f"  CA certificate: {ca}",
         "  Install it on clients: browse to http://mitm.it through the proxy, or copy the",
         "  file above into the system or browser trust store.",

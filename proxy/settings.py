@@ -6,11 +6,15 @@ Add a setting as a field here; its variable (`LEEWAY_` + the upper-case name) co
 from __future__ import annotations
 
 import getpass
+import socket
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from policy.durations import parse_duration
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -74,6 +78,45 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds cached entitlements still serve while the store is down.",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the Prometheus /metrics endpoint listens on."
+    )
+    metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="Port of /metrics (0: no metrics endpoint)."
+    )
+    metrics_departments: bool = Field(
+        default=False, description="Label decisions by department (groups under k fold)."
+    )
+    min_group: int = Field(
+        default=5, ge=1, description="k: departments with fewer users fold into 'other'."
+    )
+    instance: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=100,
+        description="This proxy's name in audit events.",
+    )
+    audit_journal: Path = Field(
+        default=Path("leeway-audit.journal"),
+        description="Local file where audit events wait while the store is down.",
+    )
+    audit_retention: timedelta | None = Field(
+        default=timedelta(days=90),
+        description="Audit events older than this are pruned daily (none: kept).",
+    )
+    audit_pseudonymise_after: timedelta | None = Field(
+        default=None, description="Usernames in older audit events become keyed hashes."
+    )
+
+    @field_validator("audit_retention", "audit_pseudonymise_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta | None:
+        """Durations as the policy file writes them (`90d`); `none` or empty: switched off."""
+        if value is None or isinstance(value, timedelta):
+            return value
+        if isinstance(value, str) and value.strip().lower() in {"", "none", "off"}:
+            return None
+        return parse_duration(value)
 
     @classmethod
     def with_overrides(cls, overrides: Mapping[str, object]) -> Settings:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from policy import Action
 from proxy.commands import CommandError, Context, Subparsers, options
+from proxy.observability import ObservabilityConfig
 from proxy.serve import RunConfig, StartupError, serve
 
 if TYPE_CHECKING:
@@ -25,6 +26,10 @@ def register(groups: Subparsers) -> None:
     add("--listen-host", default=hidden, metavar="H", help="address to listen on (127.0.0.1)")
     add("--listen-port", default=hidden, type=int, metavar="P", help="port (8080)")
     add("--confdir", default=hidden, metavar="DIR", help="mitmproxy's CA directory (~/.mitmproxy)")
+    add("--metrics-host", default=hidden, metavar="H", help="address of /metrics (127.0.0.1)")
+    add(
+        "--metrics-port", default=hidden, type=int, metavar="P", help="/metrics port (9464, 0: off)"
+    )
     add(
         "--proxyauth", default=hidden, metavar="SPEC", help="@htpasswd-file or ldap:... (mitmproxy)"
     )
@@ -73,6 +78,16 @@ def run_proxy(args: argparse.Namespace, context: Context) -> int:
         mitm_options=tuple(args.mitm_options),
         cache_ttl=settings.cache_ttl,
         max_stale=settings.cache_max_stale,
+        observability=ObservabilityConfig(
+            metrics_host=settings.metrics_host,
+            metrics_port=settings.metrics_port,
+            departments=settings.metrics_departments,
+            min_group=settings.min_group,
+            instance=settings.instance,
+            journal=settings.audit_journal.expanduser(),
+            retention=settings.audit_retention,
+            pseudonymise_after=settings.audit_pseudonymise_after,
+        ),
     )
     try:
         return serve(config, context.engine())

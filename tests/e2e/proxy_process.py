@@ -52,6 +52,7 @@ class LeewayProcess:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
     stopping_at: float | None = None  # monotonic time of the SIGTERM
     stopped_in: float | None = None  # seconds from SIGTERM to exit
@@ -73,6 +74,7 @@ class LeewayProcess:
             sys.executable, "-m", "proxy.cli", "run",
             "--db-url", self.db_url,
             "--listen-port", str(self.port),
+            "--metrics-port", str(self.metrics_port),
             "--confdir", str(self.confdir),
             *self.args,
         ]  # fmt: skip
@@ -90,7 +92,12 @@ class LeewayProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 text=True,
-                env={**clean_environment(), **self.env, "PYTHONUNBUFFERED": "1"},
+                env={
+                    **clean_environment(),
+                    "LEEWAY_AUDIT_JOURNAL": str(self.workdir / "audit.journal"),
+                    **self.env,
+                    "PYTHONUNBUFFERED": "1",
+                },
                 cwd=Path(__file__).resolve().parents[2],
             )
         self._wait_listening(timeout)

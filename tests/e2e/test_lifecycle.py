@@ -157,7 +157,8 @@ def start_refused(
     workdir = directory / name.replace(" ", "-")
     workdir.mkdir()
     shutil.copyfile(template, workdir / "leeway.db")  # the default store, already migrated
-    args = ["--listen-port", str(free_port()), "--confdir", str(workdir / "confdir")]
+    args = ["--listen-port", str(free_port()), "--metrics-port", str(free_port())]
+    args += ["--confdir", str(workdir / "confdir")]
     return subprocess.Popen(
         [sys.executable, "-m", "proxy.cli", "run", *args, *refusal.args],
         cwd=workdir,

@@ -57,6 +57,7 @@ class Proxy:
         return [
             sys.executable, "-m", "proxy.cli", "run",
             "--listen-port", str(self.port),
+            "--metrics-port", str(free_port()),
             "--confdir", str(self.workdir / "confdir"),
             "--db-url", db_url,
             *self.args,
