@@ -30,6 +30,7 @@ from policy import Action, Policy, PolicyError, load_default_policy, load_policy
 from proxy.acknowledgements import AcknowledgementWriter
 from proxy.address_book import AddressBook
 from proxy.background import AcknowledgementFlusher, AddressRefresher, PolicyReloader
+from proxy.changes import ChangeListener
 from proxy.entitlement_cache import EntitlementCache
 from proxy.observability import Observability, ObservabilityConfig
 from proxy.store.db import StoreUnavailable, mask_url
@@ -138,6 +139,7 @@ async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) 
         Usage(watch.recorder),
         PolicyReloader(leeway, config.policy_path, on_change=watch.policy_changed),
         AddressRefresher(book, engine),
+        ChangeListener(engine, cache, book),
         AcknowledgementFlusher(writer),
         watch.retention,
     )

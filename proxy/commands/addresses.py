@@ -9,6 +9,7 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from proxy.commands import CommandError, Context, Subparsers, now, options, require_user
+from proxy.store.notify import notify_addresses
 from proxy.store.people import Network, assign_network
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def run_add(args: argparse.Namespace, context: Context) -> int:
     with context.transaction() as session:
         user = require_user(session, username)
         previous = assign_network(session, network, user, now())
+        notify_addresses(session)
     moved = f" (moved from {previous})" if previous else ""
     context.say(f"{network} -> {username}{moved}")
     return 0

@@ -17,6 +17,7 @@ from proxy.commands import (
     require_user,
 )
 from proxy.store.grants import GrantRecord, add_grant, revoke_grants
+from proxy.store.notify import notify_changed
 
 if TYPE_CHECKING:
     import argparse
@@ -72,6 +73,7 @@ def run_add(args: argparse.Namespace, context: Context) -> int:
             operator=context.settings.operator,
             now=moment,
         )
+        notify_changed(session, [args.username])
     context.say(f"granted role {role} to {args.username}: {_describe(grant)}")
     return 0
 
@@ -82,6 +84,7 @@ def run_revoke(args: argparse.Namespace, context: Context) -> int:
         revoked = revoke_grants(
             session, user, args.role, operator=context.settings.operator, now=now()
         )
+        notify_changed(session, [args.username] if revoked else [])
     if not revoked:
         raise CommandError(
             f"user {args.username!r} has no active or future grant of role {args.role!r}"

@@ -30,6 +30,7 @@ from proxy.imports import (
     read_rows,
 )
 from proxy.progress import track_lines
+from proxy.store.notify import notify_changed
 from proxy.store.people import CHUNK, create_missing_users, user_ids
 from proxy.store.training import Completion, insert_completions, record_completion
 
@@ -75,6 +76,7 @@ class _Importer:
         self.users = user_ids(session)
         self.tally = Tally(created_users=0 if create_users else None)
         self.batch: list[CompletionRow] = []
+        self.usernames: set[str] = set()  # whose completions were added or already present
 
     def add(self, row: CompletionRow) -> None:
         self.batch.append(row)
@@ -85,6 +87,7 @@ class _Importer:
         if self.create_users:
             self._create_users({row.username for row in self.batch} - self.users.keys())
         users = self.users
+        self.usernames.update(row.username for row in self.batch)
         rows = [Completion(users[r.username], r.module, r.completed_at) for r in self.batch]
         inserted = insert_completions(self.session, rows, self.source, self.now)
         self.tally.imported += inserted
@@ -120,6 +123,7 @@ def run_import(args: argparse.Namespace, context: Context) -> int:
         # Raises (and so rolls the transaction back) when bad rows refuse the file.
         refuse_bad_rows(context, label, errors, importer.tally, skip_invalid=args.skip_invalid)
         importer.flush()
+        notify_changed(session, importer.usernames)  # many users: one `all`
     context.say(importer.tally.describe(label))
     return 0
 
@@ -136,6 +140,7 @@ def run_record(args: argparse.Namespace, context: Context) -> int:
         user = require_user(session, username)
         source = f"leeway training record ({context.settings.operator})"
         added = record_completion(session, user, module, completed_at, source, moment)
+        notify_changed(session, [username])
     state = "recorded" if added else "already recorded"
     context.say(f"{username}: {module} completed at {completed_at.isoformat()}: {state}")
     return 0

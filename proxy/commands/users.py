@@ -22,6 +22,7 @@ from proxy.imports import (
     read_rows,
 )
 from proxy.progress import track_lines
+from proxy.store.notify import notify_changed
 from proxy.store.people import Person, people, save_user, upsert_users
 
 if TYPE_CHECKING:
@@ -70,7 +71,9 @@ def run_import(args: argparse.Namespace, context: Context) -> int:
             rows.append(row)
     refuse_bad_rows(context, label, errors, tally, skip_invalid=args.skip_invalid)
     with context.transaction() as session:
-        upsert_users(session, _changes(rows, people(session), tally), now())
+        changed = _changes(rows, people(session), tally)
+        upsert_users(session, changed, now())
+        notify_changed(session, [person.username for person in changed])
     context.say(tally.describe(label))
     return 0
 
@@ -110,5 +113,6 @@ def run_add(args: argparse.Namespace, context: Context) -> int:
     }
     with context.transaction() as session:
         change = save_user(session, username, now(), changes)
+        notify_changed(session, [username])
     context.say(f"user {username}: {change}")
     return 0

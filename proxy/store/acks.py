@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from proxy.store.keys import insert_if_absent
 from proxy.store.models import Acknowledgement, User
+from proxy.store.notify import notify_changed
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -42,6 +43,7 @@ def record_acknowledgement(
             client_address=client_address,
         )
     )
+    notify_changed(session, [username])  # the other instances honour it at once
 
 
 def _user_id(session: Session, username: str, *, created_at: datetime) -> int:

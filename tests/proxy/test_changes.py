@@ -1,0 +1,251 @@
+"""ChangeListener: PostgreSQL notifications reach a running loop's cache and address map,
+rolled-back ones never do, and a lost connection is re-made and costs everybody's entry."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import func, make_url, select, text
+
+from policy.subject import Subject
+from proxy.address_book import AddressBook
+from proxy.changes import ChangeListener, conninfo
+from proxy.entitlement_cache import EntitlementCache
+from proxy.store.db import make_engine, session_factory
+from proxy.store.notify import CHANNEL, notify_addresses, notify_changed
+from proxy.store.people import assign_network, save_user, user_id
+from tests.proxy.tcp_forwarder import Forwarder
+from tests.store.listening import ON_POSTGRES, ON_SQLITE
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+PROPAGATION = 2.0  # seconds a change may take to reach a running proxy
+
+
+class Known:
+    """An entitlement source in memory: everybody is a known user."""
+
+    def subject_for(self, username: str, now: datetime) -> Subject:
+        return Subject(username=username, known=True)
+
+
+async def eventually(condition: Callable[[], bool], within: float = PROPAGATION) -> float:
+    """Wait for `condition`; how long it took. Fails after `within` seconds."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < within, f"not within {within} s"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+async def primed(*names: str) -> EntitlementCache:
+    """A cache whose entries stay fresh for the whole test, holding `names`."""
+    cache = EntitlementCache(Known(), ttl=600)
+    for name in names:
+        await cache.get(name)
+    return cache
+
+
+@asynccontextmanager
+async def running(
+    engine: Engine, cache: EntitlementCache, book: AddressBook | None = None, **kw: float
+) -> AsyncIterator[ChangeListener]:
+    """A listener started on this loop and listening; stopped afterwards."""
+    listener = ChangeListener(engine, cache, AddressBook() if book is None else book, **kw)
+    listener.running()
+    try:
+        await eventually(lambda: listener.backend_pid is not None, within=5.0)
+        yield listener
+    finally:
+        listener.done()
+
+
+def commit(engine: Engine, usernames: list[str] | None, *, roll_back: bool = False) -> None:
+    session = session_factory(engine)()
+    with session.begin() as transaction:
+        notify_changed(session, usernames)
+        if roll_back:
+            transaction.rollback()
+
+
+def cached(cache: EntitlementCache, *names: str) -> list[str]:
+    return [name for name in names if cache.peek(name) is not None]
+
+
+@ON_POSTGRES
+def test_a_committed_change_invalidates_that_user(engine: Engine) -> None:
+    async def scenario() -> float:
+        cache = await primed("alice", "bob")
+        async with running(engine, cache):
+            commit(engine, ["alice"])
+            took = await eventually(lambda: cache.peek("alice") is None)
+            assert cached(cache, "alice", "bob") == ["bob"]
+            return took
+
+    assert asyncio.run(scenario()) < PROPAGATION
+
+
+@ON_POSTGRES
+def test_all_invalidates_everybody(engine: Engine) -> None:
+    async def scenario() -> None:
+        cache = await primed("alice", "bob")
+        async with running(engine, cache):
+            commit(engine, None)
+            await eventually(lambda: cached(cache, "alice", "bob") == [])
+
+    asyncio.run(scenario())
+
+
+@ON_POSTGRES
+def test_a_rolled_back_change_invalidates_nothing(engine: Engine) -> None:
+    async def scenario() -> None:
+        cache = await primed("alice", "bob")
+        async with running(engine, cache):
+            commit(engine, ["alice"], roll_back=True)
+            commit(engine, ["bob"])  # delivered in commit order: after anything of alice's
+            await eventually(lambda: cache.peek("bob") is None)
+            assert cached(cache, "alice") == ["alice"]
+
+    asyncio.run(scenario())
+
+
+@ON_POSTGRES
+def test_a_change_of_addresses_reloads_the_map(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    with session_factory(engine).begin() as session:
+        save_user(session, "alice", now, {})
+
+    async def scenario() -> None:
+        book = AddressBook()
+        async with running(engine, await primed(), book):
+            with session_factory(engine).begin() as session:
+                alice = user_id(session, "alice")
+                assert alice is not None
+                assign_network(session, ipaddress.ip_network("10.1.2.0/24"), alice, now)
+                notify_addresses(session)
+            await eventually(lambda: book.lookup("10.1.2.7") == "alice")
+
+    asyncio.run(scenario())
+
+
+@ON_POSTGRES
+def test_an_unknown_change_is_logged(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        cache = await primed("alice")
+        async with running(engine, cache):
+            with engine.begin() as connection:
+                connection.execute(select(func.pg_notify(CHANNEL, "bogus")))
+            commit(engine, ["alice"])
+            await eventually(lambda: cache.peek("alice") is None)
+
+    asyncio.run(scenario())
+    assert "ignoring unknown change 'bogus'" in caplog.text
+
+
+@ON_POSTGRES
+def test_a_lost_connection_is_remade_and_everybody_reloaded(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="proxy.changes")
+
+    async def scenario() -> None:
+        cache = await primed("alice", "bob")
+        async with running(engine, cache, retry_first=0.1) as listener:
+            killed = listener.backend_pid
+            with engine.connect() as connection:
+                connection.execute(select(func.pg_terminate_backend(killed)))
+            await eventually(lambda: listener.backend_pid not in (None, killed), within=5.0)
+            await eventually(lambda: cached(cache, "alice", "bob") == [])
+            await cache.get("alice")
+            commit(engine, ["alice"])  # and it hears changes again
+            await eventually(lambda: cache.peek("alice") is None)
+
+    asyncio.run(scenario())
+    assert caplog.text.count("not hearing changes from") == 1
+    assert "hearing changes again" in caplog.text
+
+
+@ON_POSTGRES
+def test_an_unreachable_database_is_logged_once_and_retried_until_back(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="proxy.changes")
+    url = make_url(db_url)
+    forwarder = Forwarder((url.host or "127.0.0.1", url.port or 5432))  # not started: refused
+    through = url.set(port=forwarder.port, password="s3cret")
+    engine = make_engine(through)
+
+    async def scenario() -> None:
+        cache = await primed("alice")
+        listener = ChangeListener(engine, cache, AddressBook(), retry_first=0.05, retry_max=0.2)
+        listener.running()
+        try:
+            await asyncio.sleep(0.6)  # several attempts
+            assert listener.backend_pid is None
+            forwarder.start()
+            await eventually(lambda: cache.peek("alice") is None)
+        finally:
+            listener.done()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        forwarder.stop()
+        engine.dispose()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    masked = through.render_as_string(hide_password=True)
+    assert f"not hearing changes from {masked}" in warnings[0]
+    assert "s3cret" not in caplog.text
+    assert "hearing changes again" in caplog.text
+
+
+@ON_POSTGRES
+def test_done_stops_the_thread_and_closes_its_connection(engine: Engine) -> None:
+    async def scenario() -> tuple[int | None, float]:
+        async with running(engine, await primed()) as listener:
+            pid = listener.backend_pid
+            started = time.monotonic()
+        return pid, time.monotonic() - started
+
+    pid, stopped_in = asyncio.run(scenario())
+    assert stopped_in < 1.5
+    assert "leeway-changes" not in [t.name for t in threading.enumerate()]
+    assert backend_gone(engine, pid)
+
+
+def backend_gone(engine: Engine, pid: int | None, within: float = 2.0) -> bool:
+    """Whether the server's process for connection `pid` ends within `within` seconds."""
+    query = select(func.count()).select_from(text("pg_stat_activity")).where(text("pid = :pid"))
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            if connection.scalar(query, {"pid": pid}) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+@ON_SQLITE
+def test_sqlite_listens_to_nothing(engine: Engine) -> None:
+    listener = ChangeListener(engine, EntitlementCache(Known()), AddressBook())
+    listener.running()  # outside a loop: it must not even look for one
+    assert "leeway-changes" not in [t.name for t in threading.enumerate()]
+    listener.done()
+
+
+def test_conninfo_keeps_the_password_and_the_operators_settings() -> None:
+    info, defaults = conninfo("postgresql+psycopg://leeway:pw@db:5433/leeway?connect_timeout=2")
+    assert info == "postgresql://leeway:pw@db:5433/leeway?connect_timeout=2"
+    assert "connect_timeout" not in defaults
+    assert defaults["application_name"] == "leeway-changes"
