@@ -25,7 +25,7 @@ from sqlalchemy import select as sql_select
 from proxy.audit import AccessEvent, AuditTrail
 from proxy.store.db import make_engine, session_factory
 from proxy.store.models import AccessEvent as EventRow
-from tests.proxy.tcp_forwarder import Forwarder
+from tests.e2e.forwarder import Forwarder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -23,7 +23,7 @@ from proxy.entitlement_cache import EntitlementCache
 from proxy.store.db import make_engine, session_factory
 from proxy.store.notify import CHANNEL, notify_addresses, notify_changed
 from proxy.store.people import assign_network, save_user, user_id
-from tests.proxy.tcp_forwarder import Forwarder
+from tests.e2e.forwarder import Forwarder
 from tests.store.listening import ON_POSTGRES, ON_SQLITE
 
 if TYPE_CHECKING:
