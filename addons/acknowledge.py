@@ -70,7 +70,9 @@ class Acknowledge:
             answer_plain(flow, 403, "This Continue button is for another site.", reference_id())
             return
         await self._record(who, category, now)
-        subject = self.leeway.entitlements.peek(who.username) if who.username else None
+        # Not `peek`: a person reads the warning for longer than the cache keeps a user
+        # fresh, and the audit event still needs the department.
+        subject, _ = await self.leeway.subject_for(who)
         self.leeway.observer.acknowledged(who, subject, category, flow.request.pretty_host, now)
         target = safe_next(form.get("next", "/"))
         flow.response = http.Response.make(

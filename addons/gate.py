@@ -7,6 +7,7 @@ decision is made at CONNECT, where a block can only be a bare 403.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -51,7 +52,10 @@ class Gate:
             subject, degraded = Subject.anonymous(), False
         # The method is hidden inside the tunnel: decide the tunnel as reading.
         request = Request("GET", (flow.request.host,))
-        decision = self.leeway.decide(subject, request, self.now(), degraded)
+        now, started = self.now(), time.perf_counter()
+        decision = self.leeway.decide(subject, request, now, degraded)
+        seconds = time.perf_counter() - started
+        self.leeway.observer.decided(decision, who, subject, seconds, now)
         refuse = decision.action is Action.BLOCK or (
             decision.action is Action.WARN and self.leeway.warn_without_intercept is Action.BLOCK
         )

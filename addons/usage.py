@@ -1,6 +1,8 @@
 """Usage per category: the bytes each categorised request moved, up and down.
 
-Reported through the `Observer` protocol (see `addons.context`), never per person.
+Reported through the `Observer` protocol (see `addons.context`), never per person. Only
+what went to the site and came back counts: Leeway's own answers (a warning page, a
+refusal) are not usage, so this addon must come after the ones that answer.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from mitmproxy import http
 
 from addons.context import DECISION_KEY, Observer
 from policy import Decision
+
+ANSWERED_KEY = "leeway.answered"
 
 
 def body_size(message: http.Message) -> int:
@@ -25,9 +29,16 @@ class Usage:
     def __init__(self, observer: Observer) -> None:
         self.observer = observer
 
+    def request(self, flow: http.HTTPFlow) -> None:
+        # Every earlier addon has had its request hooks: a response now is Leeway's own.
+        if flow.response is not None:
+            flow.metadata[ANSWERED_KEY] = True
+
     def response(self, flow: http.HTTPFlow) -> None:
         decision: Decision | None = flow.metadata.get(DECISION_KEY)
         if decision is None or decision.category is None or flow.response is None:
+            return
+        if flow.metadata.get(ANSWERED_KEY):
             return
         self.observer.transferred(decision.category, "up", body_size(flow.request))
         self.observer.transferred(decision.category, "down", body_size(flow.response))
