@@ -116,6 +116,16 @@ class Leeway:
     warn_without_intercept: Action = Action.BLOCK
     anonymous_acks: dict[str, list[Acknowledgement]] = field(default_factory=dict)
     observer: Observer = field(default_factory=Nobody)
+    # Leeway's own endpoints (the /metrics server): never reachable through the proxy.
+    own_endpoints: frozenset[tuple[str, int]] = frozenset()
+
+    def is_own_endpoint(self, host: str, port: int) -> bool:
+        if not self.own_endpoints:
+            return False
+        name = host.lower().strip("[]")
+        if name == "localhost" or name.startswith("127.") or name == "::1":
+            name = "loopback"
+        return (name, port) in self.own_endpoints
 
     async def subject_for(self, who: Who) -> tuple[Subject, bool]:
         """The entitlements of `who` (anonymous ones carry their in-memory Continues)."""

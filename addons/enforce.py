@@ -62,6 +62,9 @@ class Enforce:
     async def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live or is_continue(flow):
             return
+        if self.leeway.is_own_endpoint(flow.request.host, flow.request.port):
+            answer_plain(flow, 403, "Leeway's own endpoints are not served through the proxy.", "-")
+            return
         who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
         try:
             decision = await self._decide(flow, who)

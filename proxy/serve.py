@@ -129,6 +129,7 @@ async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) 
         trusted_peers=config.trusted_peers,
         warn_without_intercept=config.warn_without_intercept,
         observer=watch.recorder,
+        own_endpoints=own_endpoints(config),
     )
     master.addons.add(
         Identity(leeway),
@@ -156,6 +157,18 @@ async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) 
         await watch.stop()
         engine.dispose()
     return 0
+
+
+def own_endpoints(config: RunConfig) -> frozenset[tuple[str, int]]:
+    """The metrics endpoint as a client behind the proxy would name it."""
+    port = config.observability.metrics_port
+    if not port:
+        return frozenset()
+    host = config.observability.metrics_host.lower()
+    loopback = host in {"127.0.0.1", "localhost", "::1"} or host.startswith("127.")
+    wildcard = host in {"0.0.0.0", "::", ""}  # noqa: S104 (a comparison, not a bind)
+    names = {"loopback"} if loopback or wildcard else {host}
+    return frozenset((name, port) for name in names)
 
 
 async def _start_watching(watch: Observability) -> None:

@@ -232,6 +232,12 @@ def test_metrics_are_served_on_their_own_port_only(proxy: LeewayProcess) -> None
     # The metrics port listens on 127.0.0.1 only, not on every address of the host.
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.2:{proxy.metrics_port}/metrics", timeout=5)
+    # And a client of the proxy cannot read it through the proxy either.
+    with httpx.Client(proxy=proxy.url, headers=login, timeout=10) as through:
+        for name in ("127.0.0.1", "localhost"):
+            relayed = through.get(f"http://{name}:{proxy.metrics_port}/metrics")
+            assert relayed.status_code == 403, name
+            assert "leeway_" not in relayed.text
 
 
 def eventually[T](probe: Callable[[], T], done: Callable[[T], bool], within: float) -> T:
