@@ -20,6 +20,7 @@ from mitmproxy.tools.dump import DumpMaster
 from sqlalchemy.engine import Engine
 
 from addons.acknowledge import Acknowledge
+from addons.chain import Chain
 from addons.context import Leeway, Network
 from addons.enforce import Enforce
 from addons.gate import Gate
@@ -132,21 +133,23 @@ async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) 
         own_endpoints=own_endpoints(config),
     )
     master.addons.add(
-        Identity(leeway),
-        Gate(leeway),
-        Acknowledge(leeway),
-        Enforce(leeway),
-        Stream(),
-        Usage(watch.recorder),
-        PolicyReloader(leeway, config.policy_path, on_change=watch.policy_changed),
-        AddressRefresher(book, engine),
-        ChangeListener(engine, cache, book),
-        AcknowledgementFlusher(writer),
-        watch.retention,
+        Chain(
+            Identity(leeway),
+            Gate(leeway),
+            Acknowledge(leeway),
+            Enforce(leeway),
+            Stream(),
+            Usage(watch.recorder),
+            PolicyReloader(leeway, config.policy_path, on_change=watch.policy_changed),
+            AddressRefresher(book, engine),
+            ChangeListener(engine, cache, book),
+            AcknowledgementFlusher(writer),
+            watch.retention,
+            Banner(config, engine, policy, watch.metrics_url),
+        )
     )
     _apply_options(master, config)
     await _start_watching(watch)
-    master.addons.add(Banner(config, engine, policy, watch.metrics_url))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
