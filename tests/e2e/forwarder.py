@@ -9,7 +9,14 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
+from sqlalchemy import make_url
+
+from tests.conftest import PostgresDatabases
+from tests.e2e.conftest import add_cast
 from tests.e2e.proxy_process import free_port
 
 
@@ -73,3 +80,34 @@ def _close(connection: socket.socket) -> None:
     with contextlib.suppress(OSError):
         connection.shutdown(socket.SHUT_RDWR)
     connection.close()
+
+
+@dataclass(frozen=True)
+class ForwardedDatabase:
+    forwarder: Forwarder
+    direct: str  # straight to PostgreSQL, for the test's own reads
+    through: str  # through the forwarder, for the proxies
+
+
+@contextmanager
+def forwarded_database(
+    databases: PostgresDatabases, template: str, prefix: str, password: str | None = None
+) -> Iterator[ForwardedDatabase]:
+    """A fresh database with the test cast, reached through a forwarder the test can cut.
+
+    `password` is put in the forwarded URL (the server trusts local connections) so that
+    tests can check it is masked wherever the proxy prints the URL.
+    """
+    name = databases.create(prefix, template=template)
+    direct = add_cast(databases.url(name))
+    url = make_url(direct)
+    forwarder = Forwarder((url.host or "127.0.0.1", url.port or 5432))
+    forwarder.start()
+    through = url.set(host="127.0.0.1", port=forwarder.port)
+    if password is not None:
+        through = through.set(password=password)
+    try:
+        yield ForwardedDatabase(forwarder, direct, through.render_as_string(hide_password=False))
+    finally:
+        forwarder.stop()
+        databases.drop(name)

@@ -11,9 +11,8 @@ and a new one starts on the same journal, each event made during the outage ends
 from __future__ import annotations
 
 import signal
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, select
 
 from proxy.audit_journal import AccessEvent
 from proxy.store.db import make_engine
@@ -29,10 +28,11 @@ from proxy.store.models import AccessEvent as EventRow
 from tests.conftest import PostgresDatabases
 from tests.e2e.certs import OriginCerts
 from tests.e2e.clients import PAGE, XHR, client, continue_form
-from tests.e2e.conftest import PASSWORDS, Proxies, add_cast
-from tests.e2e.forwarder import Forwarder
+from tests.e2e.conftest import PASSWORDS, Proxies
+from tests.e2e.forwarder import Forwarder, forwarded_database
 from tests.e2e.origin import Origin
 from tests.e2e.proxy_process import LeewayProcess
+from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -96,33 +96,14 @@ def store(
     origin_certs: OriginCerts,
     mitmproxy_ca: Path,
 ) -> Iterator[Store]:
-    name = postgres_databases.create("leeway_e2e_audit", template=postgres_template)
-    direct = add_cast(postgres_databases.url(name))
-    url = make_url(direct)
-    forwarder = Forwarder((url.host or "127.0.0.1", url.port or 5432))
-    forwarder.start()
-    through = url.set(host="127.0.0.1", port=forwarder.port).render_as_string(hide_password=False)
-    store = Store(forwarder, direct, through, tmp_path, origin_certs.ca, mitmproxy_ca)
-    try:
+    with forwarded_database(postgres_databases, postgres_template, "leeway_e2e_audit") as db:
+        store = Store(db.forwarder, db.direct, db.through, tmp_path, origin_certs.ca, mitmproxy_ca)
         yield store
         store.stop_all()
-    finally:
-        forwarder.stop()
-        postgres_databases.drop(name)
 
 
 def as_user(proxy: LeewayProcess, user: str, origin_certs: OriginCerts) -> httpx.Client:
     return client(proxy, origin_certs.ca, user=user, password=PASSWORDS[user])
-
-
-def eventually[T](probe: Callable[[], T], done: Callable[[T], bool], within: float) -> T:
-    """Call `probe` until `done` holds of its result, for at most `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = probe()
-        if done(result) or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
 
 
 def events_on(db_url: str, host: str, since: datetime) -> Counter[Key]:

@@ -13,7 +13,7 @@ import re
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from tests.e2e.clients import PAGE, XHR, basic_auth, client, connect, continue_f
 from tests.e2e.conftest import Proxies, add_cast
 from tests.e2e.origin import Origin
 from tests.e2e.proxy_process import LeewayProcess
+from tests.e2e.waiting import eventually
 
 INSTANCE = "leeway-e2e-7"
 TUNNEL_INSTANCE = "leeway-e2e-tunnel"
@@ -238,16 +239,6 @@ def test_metrics_are_served_on_their_own_port_only(proxy: LeewayProcess) -> None
             relayed = through.get(f"http://{name}:{proxy.metrics_port}/metrics")
             assert relayed.status_code == 403, name
             assert "leeway_" not in relayed.text
-
-
-def eventually[T](probe: Callable[[], T], done: Callable[[T], bool], within: float) -> T:
-    """Call `probe` until `done` holds of its result, for at most `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = probe()
-        if done(result) or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
 
 
 def audit_rows(db_url: str, *usernames: str) -> list[dict[str, Any]]:

@@ -10,22 +10,22 @@ normally again and the Continue is written, all within a few seconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import make_url
 
 from tests.conftest import PostgresDatabases
 from tests.e2e.certs import OriginCerts
 from tests.e2e.clients import PAGE, XHR, client, continue_form
-from tests.e2e.conftest import PASSWORDS, Proxies, add_cast
-from tests.e2e.forwarder import Forwarder
+from tests.e2e.conftest import PASSWORDS, Proxies
+from tests.e2e.forwarder import Forwarder, forwarded_database
 from tests.e2e.origin import Origin
 from tests.e2e.proxy_process import LeewayProcess
 from tests.e2e.records import acknowledgements_of
+from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -49,39 +49,20 @@ def outage(
     htpasswd: Path,
     mitmproxy_ca: Path,
 ) -> Iterator[Outage]:
-    name = postgres_databases.create("leeway_e2e", template=postgres_template)
-    direct = add_cast(postgres_databases.url(name))
-    url = make_url(direct)
-    forwarder = Forwarder((url.host or "127.0.0.1", url.port or 5432))
-    forwarder.start()
     # The server trusts local connections: the password is there to be masked.
-    through = url.set(host="127.0.0.1", port=forwarder.port, password="hunter2")
-    proxies = Proxies(
-        tmp_path, through.render_as_string(hide_password=False), origin_certs.ca, mitmproxy_ca
-    )
-    try:
+    with forwarded_database(
+        postgres_databases, postgres_template, "leeway_e2e", password="hunter2"
+    ) as db:
+        proxies = Proxies(tmp_path, db.through, origin_certs.ca, mitmproxy_ca)
         proxy = proxies.start(
             "--proxyauth", f"@{htpasswd}", env={"LEEWAY_CACHE_TTL": str(CACHE_TTL)}
         )
-        yield Outage(proxy, forwarder, direct)
+        yield Outage(proxy, db.forwarder, db.direct)
         proxies.stop_all()
-    finally:
-        forwarder.stop()
-        postgres_databases.drop(name)
 
 
 def as_user(outage: Outage, user: str, origin_certs: OriginCerts) -> httpx.Client:
     return client(outage.proxy, origin_certs.ca, user=user, password=PASSWORDS[user])
-
-
-def eventually[T](probe: Callable[[], T], done: Callable[[T], bool], within: float) -> T:
-    """Call `probe` until `done` holds of its result, for at most `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = probe()
-        if done(result) or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
 
 
 def test_the_database_stops_and_comes_back(
