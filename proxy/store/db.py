@@ -5,6 +5,8 @@ SQLite and PostgreSQL are both supported; `postgresql://` URLs use psycopg 3.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -18,12 +20,14 @@ if TYPE_CHECKING:
     from sqlalchemy.pool import ConnectionPoolEntry
 
 # WAL lets the proxy read while an import writes; NORMAL is durable enough under WAL.
+# busy_timeout first: the switch to WAL needs a moment alone with the file.
 SQLITE_PRAGMAS = (
+    "PRAGMA busy_timeout=5000",
     "PRAGMA foreign_keys=ON",
     "PRAGMA journal_mode=WAL",
-    "PRAGMA busy_timeout=5000",
     "PRAGMA synchronous=NORMAL",
 )
+WAL_SWITCH_TRIES = 50  # x 0.1 s: processes opening a new database at once take turns
 POSTGRES_CONNECT_TIMEOUT = 5  # seconds: an unreachable server must not stall a flow for minutes
 _POSTGRES_ALIASES = frozenset({"postgres", "postgresql"})
 
@@ -84,10 +88,24 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> 
     cursor = dbapi_connection.cursor()
     try:
         for pragma in SQLITE_PRAGMAS:
-            cursor.execute(pragma)
+            _execute_pragma(cursor, pragma)
     finally:
         cursor.close()
         dbapi_connection.autocommit = autocommit
+
+
+def _execute_pragma(cursor: Any, pragma: str) -> None:
+    """Run `pragma`; the journal mode switch is retried while another process holds the
+    file (SQLite answers it "database is locked" at once, without the busy handler)."""
+    for attempt in range(WAL_SWITCH_TRIES):
+        try:
+            cursor.execute(pragma)
+            return
+        except sqlite3.OperationalError as e:
+            locked = "locked" in str(e) and "journal_mode" in pragma
+            if not locked or attempt == WAL_SWITCH_TRIES - 1:
+                raise
+            time.sleep(0.1)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
