@@ -17,6 +17,7 @@ from proxy.audit import AccessEvent, AuditTrail
 from proxy.store.db import session_factory
 from proxy.store.events import write_events
 from proxy.store.models import AccessEvent as EventRow
+from tests.audit_events import access_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -39,19 +40,7 @@ FAST = Timings(flush_interval=0.05, hang_after=0.5, retry_max=0.1)
 
 
 def event(n: int = 0) -> AccessEvent:
-    return AccessEvent(
-        occurred_at=NOW + timedelta(seconds=n),
-        kind="decision",
-        username=f"user{n % 3}",
-        department="Finance",
-        host="www.facebook.com",
-        category="social",
-        access="read",
-        action="warn",
-        reason="rule_matched",
-        rule="everyone",
-        instance="proxy-1",
-    )
+    return access_event(NOW + timedelta(seconds=n), username=f"user{n % 3}")
 
 
 def stored_ids(engine: Engine) -> list[str]:

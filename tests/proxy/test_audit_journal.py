@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from proxy.audit_journal import AccessEvent, Journal
+from tests.audit_events import access_event
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -21,19 +22,7 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 
 def event(n: int = 0, username: str | None = "alice") -> AccessEvent:
-    return AccessEvent(
-        occurred_at=NOW + timedelta(seconds=n),
-        kind="decision",
-        username=username,
-        department=None,
-        host="www.facebook.com",
-        category="social",
-        access="read",
-        action="warn",
-        reason="rule_matched",
-        rule=None,
-        instance="proxy-1",
-    )
+    return access_event(NOW + timedelta(seconds=n), username=username, department=None, rule=None)
 
 
 def lines(path: Path) -> list[str]:

@@ -25,6 +25,7 @@ from sqlalchemy import select as sql_select
 from proxy.audit import AccessEvent, AuditTrail
 from proxy.store.db import make_engine, session_factory
 from proxy.store.models import AccessEvent as EventRow
+from tests.audit_events import access_event
 from tests.e2e.forwarder import Forwarder
 
 if TYPE_CHECKING:
@@ -94,18 +95,15 @@ async def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0
 
 
 def sample(n: int) -> AccessEvent:
-    return AccessEvent(
-        occurred_at=datetime.now(UTC),
-        kind="decision",
+    return access_event(
+        datetime.now(UTC),
         username=f"user{n % 5}",
         department="Policy",
         host="www.linkedin.com",
-        category="social",
         access="write" if n % 2 else "read",
         action="block",
         reason="no_matching_rule",
         rule=None,
-        instance="proxy-1",
     )
 
 

@@ -14,6 +14,7 @@ from proxy.store.db import make_engine, session_factory
 from proxy.store.events import pseudonym, write_events
 from proxy.store.keys import signing_key
 from proxy.store.models import AccessEvent as EventRow
+from tests.audit_events import access_event
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -25,18 +26,15 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 
 def event(username: str, days_ago: int) -> AccessEvent:
-    return AccessEvent(
-        occurred_at=NOW - timedelta(days=days_ago),
+    return access_event(
+        NOW - timedelta(days=days_ago),
         kind="acknowledgement",
         username=username,
         department=None,
         host="www.youtube.com",
         category="rich-media",
-        access="read",
         action="allow",
         reason="acknowledged",
-        rule="everyone",
-        instance="proxy-1",
     )
 
 

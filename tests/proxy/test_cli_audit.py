@@ -16,6 +16,7 @@ from proxy.store.events import pseudonym, write_events
 from proxy.store.keys import signing_key
 from proxy.store.models import AccessEvent as EventRow
 from proxy.store.models import AuditLookup
+from tests.audit_events import access_event
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -24,19 +25,7 @@ if TYPE_CHECKING:
 
 
 def event(username: str | None, days_ago: float, host: str = "www.facebook.com") -> AccessEvent:
-    return AccessEvent(
-        occurred_at=datetime.now(UTC) - timedelta(days=days_ago),
-        kind="decision",
-        username=username,
-        department="Finance",
-        host=host,
-        category="social",
-        access="read",
-        action="warn",
-        reason="rule_matched",
-        rule="everyone",
-        instance="proxy-1",
-    )
+    return access_event(datetime.now(UTC) - timedelta(days=days_ago), username=username, host=host)
 
 
 @pytest.fixture

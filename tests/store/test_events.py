@@ -22,6 +22,7 @@ from proxy.store.events import (
 )
 from proxy.store.models import AccessEvent as EventRow
 from proxy.store.models import AuditLookup
+from tests.audit_events import access_event
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -33,18 +34,10 @@ KEY = b"k" * 32
 def event(
     username: str | None = "alice", *, days_ago: float = 0, event_id: str | None = None
 ) -> AccessEvent:
-    made = AccessEvent(
-        occurred_at=NOW - timedelta(days=days_ago),
-        kind="decision",
+    made = access_event(
+        NOW - timedelta(days=days_ago),
         username=username,
         department="Finance" if username else None,
-        host="www.facebook.com",
-        category="social",
-        access="read",
-        action="warn",
-        reason="rule_matched",
-        rule="everyone",
-        instance="proxy-1",
     )
     return made if event_id is None else replace(made, event_id=event_id)
 
