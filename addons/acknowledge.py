@@ -89,6 +89,10 @@ class Acknowledge:
     async def _record(self, who: Who, category: str, now: datetime) -> None:
         ttl = self.leeway.policy.settings.acknowledgement_ttl
         if who.username is None:
-            self.leeway.remember_anonymous(who, Acknowledgement(category, now, now + ttl), now)
-            return
-        await self.leeway.acknowledgements.record(who.username, category, now, ttl, who.client)
+            ack = Acknowledgement(category, now, now + ttl)
+            self.leeway.remember_anonymous(who.principal, ack, now)
+        else:
+            ack = await self.leeway.acknowledgements.record(
+                who.username, category, now, ttl, who.client
+            )
+        self.leeway.siblings.acknowledged(who.username, who.principal, ack)

@@ -39,6 +39,7 @@ class Entitlements(Protocol):
 
     def peek(self, username: str) -> Subject | None: ...
     async def get(self, username: str) -> Lookup: ...
+    def add_acknowledgement(self, username: str, ack: Acknowledgement) -> None: ...
 
 
 class AcknowledgementRecorder(Protocol):
@@ -84,6 +85,20 @@ class Observer(Protocol):
     def transferred(self, category: str | None, direction: str, size: int) -> None: ...
 
 
+class Siblings(Protocol):
+    """The other processes of this proxy (`leeway run --workers N`), told of each Continue:
+    their caches, and the Continues of unidentified clients, are their own."""
+
+    def acknowledged(self, username: str | None, principal: str, ack: Acknowledgement) -> None: ...
+
+
+class NoSiblings:
+    """A proxy that runs as one process."""
+
+    def acknowledged(self, username: str | None, principal: str, ack: Acknowledgement) -> None:
+        return None
+
+
 class Nobody:
     """An observer that keeps nothing (tests, and a proxy run without records)."""
 
@@ -118,6 +133,7 @@ class Leeway:
     observer: Observer = field(default_factory=Nobody)
     # Leeway's own endpoints (the /metrics server): never reachable through the proxy.
     own_endpoints: frozenset[tuple[str, int]] = frozenset()
+    siblings: Siblings = field(default_factory=NoSiblings)
 
     def is_own_endpoint(self, host: str, port: int) -> bool:
         if not self.own_endpoints:
@@ -144,10 +160,19 @@ class Leeway:
             return decision._replace(reason=Reason.STORE_UNAVAILABLE)
         return decision
 
-    def remember_anonymous(self, who: Who, ack: Acknowledgement, now: datetime) -> None:
+    def remember_anonymous(self, principal: str, ack: Acknowledgement, now: datetime) -> None:
         """Continues of unidentified clients live in memory only, keyed by address."""
-        kept = [a for a in self.anonymous_acks.get(who.principal, ()) if a.expires_at > now]
-        self.anonymous_acks[who.principal] = [*kept, ack]
+        kept = [a for a in self.anonymous_acks.get(principal, ()) if a.expires_at > now]
+        self.anonymous_acks[principal] = [*kept, ack]
+
+    def sibling_acknowledged(
+        self, username: str | None, principal: str, ack: Acknowledgement, now: datetime
+    ) -> None:
+        """Honour a Continue made through another process of this proxy (already stored)."""
+        if username is None:
+            self.remember_anonymous(principal, ack, now)
+        else:
+            self.entitlements.add_acknowledgement(username, ack)
 
 
 def reference_id() -> str:

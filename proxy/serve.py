@@ -13,7 +13,7 @@ import signal
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mitmproxy import exceptions, options
 from mitmproxy.tools.dump import DumpMaster
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from addons.acknowledge import Acknowledge
 from addons.chain import Chain
-from addons.context import Leeway, Network
+from addons.context import Leeway, Network, NoSiblings
 from addons.enforce import Enforce
 from addons.gate import Gate
 from addons.identity import Identity
@@ -37,6 +37,9 @@ from proxy.observability import Observability, ObservabilityConfig
 from proxy.store.db import StoreUnavailable, mask_url
 from proxy.store.entitlements import SqlEntitlements
 from proxy.store.keys import signing_key
+
+if TYPE_CHECKING:
+    from proxy.worker import WorkerLink
 
 logger = logging.getLogger("leeway")
 
@@ -98,10 +101,13 @@ def serve(config: RunConfig, engine: Engine) -> int:
         key = signing_key(engine)
     except StoreUnavailable as e:
         raise StartupError(str(e)) from None
-    return asyncio.run(_serve(config, engine, policy, key))
+    return asyncio.run(serve_loop(config, engine, policy, key))
 
 
-async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) -> int:
+async def serve_loop(
+    config: RunConfig, engine: Engine, policy: Policy, key: bytes, worker: WorkerLink | None = None
+) -> int:
+    """The proxy in this process's event loop: alone, or as one of `leeway run --workers N`."""
     logging.getLogger().setLevel(logging.INFO)
     # One line per client connection is noise on an office proxy; errors still show.
     logging.getLogger("mitmproxy.proxy.server").setLevel(logging.WARNING)
@@ -131,7 +137,16 @@ async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) 
         warn_without_intercept=config.warn_without_intercept,
         observer=watch.recorder,
         own_endpoints=own_endpoints(config),
+        siblings=worker or NoSiblings(),
     )
+    # Alone, this process applies the retention and says where it listens; as a worker,
+    # the first worker applies the retention and the supervisor speaks.
+    ending: list[object]
+    if worker is None:
+        ending = [watch.retention, Banner(config, engine, policy, watch.metrics_url)]
+    else:
+        ending = [watch.retention, worker] if worker.index == 0 else [worker]
+        worker.attach(leeway, watch.registry, master)
     master.addons.add(
         Chain(
             Identity(leeway),
@@ -144,12 +159,11 @@ async def _serve(config: RunConfig, engine: Engine, policy: Policy, key: bytes) 
             AddressRefresher(book, engine),
             ChangeListener(engine, cache, book),
             AcknowledgementFlusher(writer),
-            watch.retention,
-            Banner(config, engine, policy, watch.metrics_url),
+            *ending,
         )
     )
     _apply_options(master, config)
-    await _start_watching(watch)
+    await _start_watching(watch, serve_metrics=worker is None)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
@@ -174,10 +188,11 @@ def own_endpoints(config: RunConfig) -> frozenset[tuple[str, int]]:
     return frozenset((name, port) for name in names)
 
 
-async def _start_watching(watch: Observability) -> None:
+async def _start_watching(watch: Observability, *, serve_metrics: bool) -> None:
     """The metrics endpoint and the audit trail, or one line saying why not."""
     try:
-        watch.serve()
+        if serve_metrics:
+            watch.serve()
         await watch.start()
     except OSError as e:
         await watch.stop()
@@ -231,7 +246,12 @@ class Banner:
 
 
 def print_banner(
-    config: RunConfig, engine: Engine, policy: Policy, metrics_url: str | None = None
+    config: RunConfig,
+    engine: Engine,
+    policy: Policy,
+    metrics_url: str | None = None,
+    *,
+    workers: int = 1,
 ) -> None:
     ca = Path(config.confdir).expanduser() / "mitmproxy-ca-cert.pem"
     mode = "categorised sites only" if config.intercept else "off (decided at CONNECT)"
@@ -241,6 +261,7 @@ def print_banner(
         f"  database: {mask_url(engine.url)}",
         f"  TLS interception: {mode}",
         f"  metrics:  {metrics_url or 'off'}",
+        *([f"  workers:  {workers} processes sharing the port"] if workers > 1 else []),
         f"  CA certificate: {ca}",
         "  Install it on clients: browse to http://mitm.it through the proxy, or copy the",
         "  file above into the system or browser trust store.",

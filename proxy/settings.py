@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     # `leeway run`
     listen_host: str = Field(default="127.0.0.1", description="Address the proxy listens on.")
     listen_port: int = Field(default=8080, ge=1, le=65535, description="Port the proxy listens on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Proxy processes sharing the port (one core each); more than 1 adds a supervisor.",
+    )
     confdir: Path = Field(
         default=Path("~/.mitmproxy"), description="mitmproxy's directory for the CA and its key."
     )

@@ -10,6 +10,7 @@ from policy import Action
 from proxy.commands import CommandError, Context, Subparsers, options
 from proxy.observability import ObservabilityConfig
 from proxy.serve import RunConfig, StartupError, serve
+from proxy.workers import supervise
 
 if TYPE_CHECKING:
     from addons.context import Network
@@ -25,6 +26,13 @@ def register(groups: Subparsers) -> None:
     hidden = argparse.SUPPRESS
     add("--listen-host", default=hidden, metavar="H", help="address to listen on (127.0.0.1)")
     add("--listen-port", default=hidden, type=int, metavar="P", help="port (8080)")
+    add(
+        "--workers",
+        default=hidden,
+        type=int,
+        metavar="N",
+        help="proxy processes sharing the port, one core each (1)",
+    )
     add("--confdir", default=hidden, metavar="DIR", help="mitmproxy's CA directory (~/.mitmproxy)")
     add("--metrics-host", default=hidden, metavar="H", help="address of /metrics (127.0.0.1)")
     add(
@@ -90,6 +98,8 @@ def run_proxy(args: argparse.Namespace, context: Context) -> int:
         ),
     )
     try:
+        if settings.workers > 1:
+            return supervise(config, context.engine(), settings.workers)
         return serve(config, context.engine())
     except StartupError as e:
         raise CommandError(f"leeway run: {e}") from None

@@ -75,7 +75,7 @@ class DictEntitlements:
         self._cached[username] = subject
         return FakeLookup(subject)
 
-    def acknowledge(self, username: str, ack: Acknowledgement) -> None:
+    def add_acknowledgement(self, username: str, ack: Acknowledgement) -> None:
         """What the real writer does after recording: the user's next decision sees it."""
         subject = self.subjects.get(username) or Subject.anonymous(username)
         updated = replace(subject, acknowledgements=(*subject.acknowledgements, ack))
@@ -110,7 +110,7 @@ class RecordingAcknowledgements:
         self.calls.append(RecordedAck(username, category, now, ttl, client_address))
         ack = Acknowledgement(category, now, now + ttl)
         if self.entitlements is not None:
-            self.entitlements.acknowledge(username, ack)
+            self.entitlements.add_acknowledgement(username, ack)
         return ack
 
 
