@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=256,
-        description="Proxy processes sharing the port (one core each); more than 1 adds a supervisor.",
+        description="Proxy processes sharing the port, one core each (more than 1: supervised).",
     )
     confdir: Path = Field(
         default=Path("~/.mitmproxy"), description="mitmproxy's directory for the CA and its key."

@@ -79,6 +79,7 @@ class WorkerLink:
         self._master: Master | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
+        self._sending = threading.Lock()
         self._thread: threading.Thread | None = None
         self._shared_port: SharedPort | None = None
 
@@ -92,7 +93,6 @@ class WorkerLink:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._serve, name="leeway-worker", daemon=True)
         self._thread.start()
-        self._events.send(Ready(os.getpid()))
 
     def done(self) -> None:
         self._stop.set()
@@ -103,19 +103,27 @@ class WorkerLink:
 
     def failed(self, reason: str) -> None:
         with contextlib.suppress(OSError):
-            self._events.send(Failed(reason))
+            self._send(Failed(reason))
 
     def acknowledged(self, username: str | None, principal: str, ack: Acknowledgement) -> None:
         try:
-            self._events.send(Acknowledged(username, principal, ack))
+            self._send(Acknowledged(username, principal, ack))
         except OSError as e:  # the supervisor is gone: this worker is stopping anyway
             log.warning("worker %d: Continue not passed to the other workers: %s", self.index, e)
 
+    def _send(self, message: Ready | Failed | Acknowledged) -> None:
+        with self._sending:  # the loop and the link's thread both send
+            self._events.send(message)
+
     def _serve(self) -> None:
-        """The thread: hear the other workers' Continues, and push metrics every second."""
-        pushed = 0.0
+        """The thread: say it is ready (with metrics to show), then hear the other workers'
+        Continues and push metrics every second."""
         loop = self._loop
         assert loop is not None
+        self._push()
+        pushed = loop.time()
+        with contextlib.suppress(OSError):
+            self._send(Ready(os.getpid()))
         while not self._stop.is_set():
             try:
                 if self._events.poll(PUSH_EVERY / 4):

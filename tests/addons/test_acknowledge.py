@@ -14,6 +14,7 @@ from addons import tokens
 from addons.acknowledge import MAX_FORM, Acknowledge
 from addons.context import CONTINUE_PATH, METADATA_KEY, Leeway, Who
 from addons.enforce import Enforce
+from policy.subject import Acknowledgement
 from tests.addons.fakes import (
     CLIENT,
     KEY,
@@ -226,3 +227,49 @@ def test_an_anonymous_token_from_another_address_is_refused() -> None:
     flow = acknowledge(leeway, continue_flow(form, user=None, client="10.0.0.6"))
     assert status(flow) == 403
     assert leeway.anonymous_acks == {}
+
+
+class HeardBySiblings:
+    """The other worker processes, as `leeway run --workers N` tells them of a Continue."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str | None, str, Acknowledgement]] = []
+
+    def acknowledged(self, username: str | None, principal: str, ack: Acknowledgement) -> None:
+        self.told.append((username, principal, ack))
+
+
+@pytest.mark.parametrize(
+    ("user", "principal"), [("ada", "ada"), (None, f"addr:{CLIENT}")], ids=["user", "anonymous"]
+)
+def test_a_continue_is_passed_to_the_other_workers_and_honoured_there(
+    user: str | None, principal: str
+) -> None:
+    here, there = make_leeway({}), make_leeway({})
+    here.siblings = siblings = HeardBySiblings()
+    flow = acknowledge(here, continue_flow({"token": token(principal)}, user=user))
+    assert status(flow) == 303
+    [(username, told_principal, ack)] = siblings.told
+    assert (username, told_principal, ack.category) == (user, principal, "social")
+
+    enforce = Enforce(there, now=lambda: NOW)
+
+    def page() -> http.HTTPFlow:
+        flow = request_flow(HOST, headers=NAVIGATE)
+        if user is not None:
+            flow.metadata[METADATA_KEY] = Who(user, "proxyauth", CLIENT)
+        return run(enforce, flow)
+
+    assert status(page()) == 403  # the other worker warns until it hears of the Continue
+    there.sibling_acknowledged(username, told_principal, ack, NOW)
+    after = page()
+    assert after.response is None
+    assert after.metadata["leeway.decision"].reason == "acknowledged"
+
+
+def test_a_refused_continue_is_not_passed_on() -> None:
+    leeway = make_leeway({"tess": TRAINED})
+    leeway.siblings = siblings = HeardBySiblings()
+    flow = acknowledge(leeway, continue_flow({"token": token("someone-else")}))
+    assert status(flow) == 403
+    assert siblings.told == []

@@ -126,38 +126,43 @@ def refusals(directory: Path, busy_port: int) -> dict[str, Refusal]:
     }
 
 
-type Refused = dict[str, tuple[Refusal, subprocess.CompletedProcess[str]]]
+type Refused = dict[tuple[str, int], tuple[Refusal, subprocess.CompletedProcess[str]]]
+WORKERS = (1, 2)  # one process, and a supervisor with workers: the same refusals
 
 
 @pytest.fixture(scope="module")
 def refused(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Refused:
-    """Every refusal, run at once (each is a Python start-up): name -> (refusal, result)."""
+    """Every refusal, run at once (each is a Python start-up): (name, workers) -> (refusal,
+    result)."""
     directory = tmp_path_factory.mktemp("refusals")
     with socket.create_server(("127.0.0.1", 0)) as busy:
         cases = refusals(directory, busy.getsockname()[1])
         running = {
-            name: start_refused(directory, name, r, sqlite_template) for name, r in cases.items()
+            (name, workers): start_refused(directory, name, r, sqlite_template, workers)
+            for name, r in cases.items()
+            for workers in WORKERS
         }
         results: Refused = {}
-        for name, process in running.items():
+        for key, process in running.items():
             try:
                 out, err = process.communicate(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 out, err = process.communicate()
             done = subprocess.CompletedProcess(process.args, process.returncode, out, err)
-            results[name] = (cases[name], done)
+            results[key] = (cases[key[0]], done)
     return results
 
 
 def start_refused(
-    directory: Path, name: str, refusal: Refusal, template: Path
+    directory: Path, name: str, refusal: Refusal, template: Path, workers: int
 ) -> subprocess.Popen[str]:
     """`leeway run` in a directory of its own, on a migrated store unless it names one."""
-    workdir = directory / name.replace(" ", "-")
+    workdir = directory / f"{name.replace(' ', '-')}-{workers}"
     workdir.mkdir()
     shutil.copyfile(template, workdir / "leeway.db")  # the default store, already migrated
     args = ["--listen-port", str(free_port()), "--metrics-port", str(free_port())]
+    args += ["--workers", str(workers)]
     args += ["--confdir", str(workdir / "confdir")]
     return subprocess.Popen(
         [sys.executable, "-m", "proxy.cli", "run", *args, *refusal.args],
@@ -169,11 +174,12 @@ def start_refused(
     )
 
 
+@pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize(
     "name", ["bad policy", "unknown option", "port in use", "database unreachable"]
 )
-def test_it_refuses_to_start_with_one_clear_line(refused: Refused, name: str) -> None:
-    refusal, done = refused[name]
+def test_it_refuses_to_start_with_one_clear_line(refused: Refused, name: str, workers: int) -> None:
+    refusal, done = refused[name, workers]
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
