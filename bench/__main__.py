@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ["bench.engine", "bench.store", "bench.imports", "bench.proxy"]
+BENCHMARKS = ["bench.engine", "bench.store", "bench.imports", "bench.proxy", "bench.workers"]
 
 for name in BENCHMARKS:
     print(f"== {name}", flush=True)
