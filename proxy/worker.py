@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import mitmproxy_rs
 from mitmproxy.addons.proxyserver import Proxyserver
-from mitmproxy.proxy.mode_servers import RegularInstance
+from mitmproxy.proxy.mode_servers import AsyncioServerInstance
+from mitmproxy.proxy.mode_specs import ProxyMode
 from prometheus_client import generate_latest
 
 from policy.subject import Acknowledgement
@@ -154,10 +155,10 @@ class WorkerLink:
 
 
 class SharedPort:
-    """Makes mitmproxy's regular-mode listener set SO_REUSEPORT (it has no option for it).
+    """Makes mitmproxy's TCP listeners set SO_REUSEPORT (it has no option for it).
 
     mitmproxy announces new server instances before it starts them (`Servers.changed`);
-    each not yet running gets a `listen` that binds with `reuse_port=True`.
+    each TCP one not yet running gets a `listen` that binds with `reuse_port=True`.
     """
 
     def __init__(self, master: Master) -> None:
@@ -168,11 +169,17 @@ class SharedPort:
 
     def reuse_port(self) -> None:
         for instance in self._servers:
-            if isinstance(instance, RegularInstance) and not instance.is_running:
+            if (
+                isinstance(instance, AsyncioServerInstance)
+                and instance.mode.transport_protocol == "tcp"
+                and not instance.is_running
+            ):
                 instance.listen = functools.partial(_listen_shared, instance)  # type: ignore[method-assign]
 
 
-async def _listen_shared(instance: RegularInstance, host: str, port: int) -> list[Listener]:
+async def _listen_shared(
+    instance: AsyncioServerInstance[ProxyMode], host: str, port: int
+) -> list[Listener]:
     return [await asyncio.start_server(instance.handle_stream, host, port, reuse_port=True)]
 
 
