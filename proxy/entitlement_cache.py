@@ -53,8 +53,9 @@ class _Entry:
 class EntitlementCache:
     """Subjects by username, in front of an `EntitlementSource`. Use it from the loop's thread.
 
-    After a failed load no load is tried for `retry_after` seconds (default: `ttl`): while
-    the store is down, lookups answer at once instead of each waiting for a timeout.
+    After a failed load no load is tried for `retry_after` seconds (default: `ttl`), or
+    until an invalidation: while the store is down, lookups answer at once instead of each
+    waiting for a timeout.
     """
 
     def __init__(
@@ -117,6 +118,11 @@ class EntitlementCache:
             entry = self._entries.get(name)
             if entry is not None:
                 self._entries[name] = replace(entry, invalidated=True)
+        # The database announced the change, so it answers again: end a back-off now, or
+        # a failed load a moment before would keep the change (and the fail mode) out
+        # for up to `retry_after`. Still "failing" until a load works: that one logs it.
+        if self._retry_at is not None:
+            self._retry_at = self._clock()
         # A load already running may have read the old rows: it is not cached (see `_load`).
         if username is None:
             self._loading.clear()

@@ -302,6 +302,31 @@ def test_an_invalidated_entry_still_serves_during_an_outage() -> None:
     assert _get(cache, "ada") == Lookup(cached, degraded=False)
 
 
+@pytest.mark.parametrize("who", ["ada", None], ids=["one user", "everybody"])
+def test_an_invalidation_ends_the_back_off_after_a_failure(
+    who: str | None, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A change announced by the database (after a restart, the listener's "reload
+    everybody") shows that it answers again: the next lookup loads, instead of serving
+    the fallback until `retry_after` runs out."""
+    source = FakeSource("ada", "bob")
+    cache = EntitlementCache(source, ttl=60.0, clock=clock)
+    _get(cache, "ada")
+    source.down = True
+    assert _get(cache, "bob").degraded  # the failed load starts the back-off
+
+    source.down = False
+    source.set_department("ada", "Policy")
+    clock.t += 1
+    cache.invalidate(who)
+    with caplog.at_level(logging.INFO):
+        lookup = _get(cache, "ada")
+
+    assert lookup == Lookup(source.subjects["ada"], degraded=False)
+    assert cache.peek("ada") == lookup.subject
+    assert "available again" in caplog.text
+
+
 def test_a_load_running_when_invalidated_is_not_cached() -> None:
     source = FakeSource("ada")
     source.gate = threading.Event()
