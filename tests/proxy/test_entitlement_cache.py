@@ -215,6 +215,17 @@ def test_after_a_failure_no_load_is_tried_until_retry_after(clock: Clock) -> Non
     assert source.calls == 2
 
 
+def test_a_long_ttl_still_retries_a_failed_store_after_5s(clock: Clock) -> None:
+    source = FakeSource("ada", "bob")
+    source.down = True
+    cache = EntitlementCache(source, ttl=60.0, clock=clock)
+    assert _get(cache, "ada").degraded
+
+    source.down = False
+    clock.t += 5
+    assert _get(cache, "bob") == Lookup(source.subjects["bob"], degraded=False)
+
+
 def test_recovery_when_the_store_works_again(
     clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
