@@ -31,7 +31,7 @@ from tests.e2e.records import Key, acknowledgements_of, events_on
 from tests.e2e.traffic import Traffic, new_visitor, write_htpasswd
 from tests.e2e.waiting import eventually
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # about 20 s
 
 # Seconds an instance may take to hear changes again once the server is back (its LISTEN
 # connection is re-made after 1, 2, 4, then every 5 seconds), and for the writes that
