@@ -21,6 +21,8 @@ from proxy.store.db import POSTGRES_CONNECT_TIMEOUT, StoreUnavailable, mask_url
 from proxy.store.notify import ADDRESSES, ALL, CHANNEL, USER_PREFIX
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from sqlalchemy.engine import URL, Engine
 
     from proxy.address_book import AddressBook
@@ -30,7 +32,10 @@ log = logging.getLogger(__name__)
 
 POLL = 1.0  # seconds between looks at the stop event while no change arrives
 RETRY_FIRST = 1.0  # seconds before the first reconnection; doubles up to RETRY_MAX
-RETRY_MAX = 30.0
+# Kept short: until the listener is back, changes wait for the cache's time limit (a
+# minute in a fleet that relies on notifications) and its back-off after a failed load.
+# One connection attempt per RETRY_MAX per instance costs the database nothing.
+RETRY_MAX = 5.0
 # A server that vanishes without closing the connection is noticed within about 25 s.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5}
 
@@ -92,7 +97,7 @@ class ChangeListener:
 
     def _listen(self) -> None:
         """The thread: listen, hand changes over, and reconnect after losing the connection."""
-        delay = self.retry_first
+        delays = retry_delays(self.retry_first, self.retry_max)
         lost = False
         while not self._stop.is_set():
             self._listening = False
@@ -106,12 +111,11 @@ class ChangeListener:
                         _first_line(e),
                     )
                 if self._listening:
-                    delay = self.retry_first
+                    delays = retry_delays(self.retry_first, self.retry_max)
                 lost = True
             else:
                 return  # stopped
-            self._stop.wait(delay)
-            delay = min(delay * 2, self.retry_max)
+            self._stop.wait(next(delays))
 
     def _session(self, *, missed_changes: bool) -> None:
         """One connection: LISTEN, then hand every notification over until stopped."""
@@ -163,6 +167,15 @@ class ChangeListener:
                 await asyncio.to_thread(self.book.load, self.engine)
             except StoreUnavailable as e:
                 log.warning("client address map not reloaded: %s", e)
+
+
+def retry_delays(first: float = RETRY_FIRST, most: float = RETRY_MAX) -> Iterator[float]:
+    """Seconds to wait before each reconnection of one outage: doubling from `first`,
+    never more than `most`."""
+    delay = first
+    while True:
+        yield min(delay, most)
+        delay = min(delay * 2, most)
 
 
 def _first_line(error: Exception) -> str:

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Seconds without a load after one failed, however long the time limit: a fleet that relies
+# on notifications sets a minute, and a failure the change listener does not see (too many
+# clients, one refused connection) must not keep everybody in the fail mode that long.
+RETRY_AFTER = 5.0
+
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
@@ -53,8 +58,9 @@ class _Entry:
 class EntitlementCache:
     """Subjects by username, in front of an `EntitlementSource`. Use it from the loop's thread.
 
-    After a failed load no load is tried for `retry_after` seconds (default: `ttl`): while
-    the store is down, lookups answer at once instead of each waiting for a timeout.
+    After a failed load no load is tried for `retry_after` seconds (default: `ttl`, at most
+    RETRY_AFTER), or until an invalidation: while the store is down, lookups answer at once
+    instead of each waiting for a timeout.
     """
 
     def __init__(
@@ -72,7 +78,7 @@ class EntitlementCache:
         self._ttl = ttl
         self._max_entries = max_entries
         self._max_stale = max_stale
-        self._retry_after = ttl if retry_after is None else retry_after
+        self._retry_after = min(ttl, RETRY_AFTER) if retry_after is None else retry_after
         self._clock = clock
         self._now = now
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -117,6 +123,11 @@ class EntitlementCache:
             entry = self._entries.get(name)
             if entry is not None:
                 self._entries[name] = replace(entry, invalidated=True)
+        # The database announced the change, so it answers again: end a back-off now, or
+        # a failed load a moment before would keep the change (and the fail mode) out
+        # for up to `retry_after`. Still "failing" until a load works: that one logs it.
+        if self._retry_at is not None:
+            self._retry_at = self._clock()
         # A load already running may have read the old rows: it is not cached (see `_load`).
         if username is None:
             self._loading.clear()

@@ -23,6 +23,7 @@ from mitmproxy import certs
 from proxy.cli import main as leeway
 from tests.e2e.certs import OriginCerts, make_origin_certs
 from tests.e2e.origin import Origin, start_origin
+from tests.e2e.private_postgres import PrivatePostgres, server_bindir, unusable_reason
 from tests.e2e.proxy_process import SITE_NAMES, LeewayProcess
 
 type StartProxy = Callable[..., LeewayProcess]
@@ -93,6 +94,23 @@ def shared_db_url(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Pat
     path = tmp_path_factory.mktemp("shared-db") / "leeway.db"
     shutil.copyfile(sqlite_template, path)
     return add_cast(f"sqlite:///{path}", shared_cast())
+
+
+@pytest.fixture(scope="module")
+def private_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivatePostgres]:
+    """A running PostgreSQL server for one module alone, which its tests may restart; it
+    is stopped and removed afterwards whatever happened (its log is kept in tmp)."""
+    bindir = server_bindir()
+    if (why := unusable_reason(bindir)) is not None:
+        pytest.skip(f"no private PostgreSQL server: {why}")
+    assert bindir is not None
+    server = PrivatePostgres(bindir)
+    try:
+        server.initdb()
+        server.start()
+        yield server
+    finally:
+        server.destroy(keep_log=tmp_path_factory.mktemp("private-postgres") / "server.log")
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,7 @@ from tests.e2e.conftest import PASSWORDS, Proxies
 from tests.e2e.forwarder import Forwarder, forwarded_database
 from tests.e2e.origin import Origin
 from tests.e2e.proxy_process import LeewayProcess
+from tests.e2e.records import Key, events_on
 from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.postgres
@@ -45,8 +46,6 @@ RECOVERY = 15.0
 # or an fsync; the test waits for the journal to hold every event, at most this long.
 JOURNALED_WITHIN = 5.0
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate"}
-
-type Key = tuple[str, str | None, str, str]  # kind, username, action, reason
 
 
 @dataclass
@@ -104,19 +103,6 @@ def store(
 
 def as_user(proxy: LeewayProcess, user: str, origin_certs: OriginCerts) -> httpx.Client:
     return client(proxy, origin_certs.ca, user=user, password=PASSWORDS[user])
-
-
-def events_on(db_url: str, host: str, since: datetime) -> Counter[Key]:
-    """The access events stored for `host` since `since`, by kind, user, action and reason."""
-    engine = make_engine(db_url)
-    try:
-        with engine.connect() as connection:
-            query = select(
-                EventRow.kind, EventRow.username, EventRow.action, EventRow.reason
-            ).where(EventRow.host == host, EventRow.occurred_at >= since)
-            return Counter((k, u, a, r) for k, u, a, r in connection.execute(query))
-    finally:
-        engine.dispose()
 
 
 def stored_twice(db_url: str) -> list[str]:

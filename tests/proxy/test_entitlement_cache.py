@@ -215,6 +215,17 @@ def test_after_a_failure_no_load_is_tried_until_retry_after(clock: Clock) -> Non
     assert source.calls == 2
 
 
+def test_a_long_ttl_still_retries_a_failed_store_after_5s(clock: Clock) -> None:
+    source = FakeSource("ada", "bob")
+    source.down = True
+    cache = EntitlementCache(source, ttl=60.0, clock=clock)
+    assert _get(cache, "ada").degraded
+
+    source.down = False
+    clock.t += 5
+    assert _get(cache, "bob") == Lookup(source.subjects["bob"], degraded=False)
+
+
 def test_recovery_when_the_store_works_again(
     clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -300,6 +311,31 @@ def test_an_invalidated_entry_still_serves_during_an_outage() -> None:
     cache.invalidate()
     source.down = True
     assert _get(cache, "ada") == Lookup(cached, degraded=False)
+
+
+@pytest.mark.parametrize("who", ["ada", None], ids=["one user", "everybody"])
+def test_an_invalidation_ends_the_back_off_after_a_failure(
+    who: str | None, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A change announced by the database (after a restart, the listener's "reload
+    everybody") shows that it answers again: the next lookup loads, instead of serving
+    the fallback until `retry_after` runs out."""
+    source = FakeSource("ada", "bob")
+    cache = EntitlementCache(source, ttl=60.0, clock=clock)
+    _get(cache, "ada")
+    source.down = True
+    assert _get(cache, "bob").degraded  # the failed load starts the back-off
+
+    source.down = False
+    source.set_department("ada", "Policy")
+    clock.t += 1
+    cache.invalidate(who)
+    with caplog.at_level(logging.INFO):
+        lookup = _get(cache, "ada")
+
+    assert lookup == Lookup(source.subjects["ada"], degraded=False)
+    assert cache.peek("ada") == lookup.subject
+    assert "available again" in caplog.text
 
 
 def test_a_load_running_when_invalidated_is_not_cached() -> None:
