@@ -93,14 +93,19 @@ def check_port_free(host: str, port: int) -> None:
             raise StartupError(f"cannot listen on {host}:{port}: {why}") from None
 
 
-def serve(config: RunConfig, engine: Engine) -> int:
-    """Run the proxy until SIGINT or SIGTERM; the engine is on a migrated database."""
+def preflight(config: RunConfig, engine: Engine) -> tuple[Policy, bytes]:
+    """What must hold before listening: the policy, a free port, the token signing key."""
     policy = load_run_policy(config.policy_path)
     check_port_free(config.listen_host, config.listen_port)
     try:
-        key = signing_key(engine)
+        return policy, signing_key(engine)
     except StoreUnavailable as e:
         raise StartupError(str(e)) from None
+
+
+def serve(config: RunConfig, engine: Engine) -> int:
+    """Run the proxy until SIGINT or SIGTERM; the engine is on a migrated database."""
+    policy, key = preflight(config, engine)
     return asyncio.run(serve_loop(config, engine, policy, key))
 
 

@@ -33,9 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from proxy.metrics import MetricsServer, serve_metrics
 from proxy.metrics_sum import SummedCollector, Totals
-from proxy.serve import RunConfig, StartupError, check_port_free, load_run_policy, print_banner
-from proxy.store.db import StoreUnavailable
-from proxy.store.keys import signing_key
+from proxy.serve import RunConfig, StartupError, preflight, print_banner
 from proxy.worker import Acknowledged, Exposition, Failed, Ready, run_worker
 
 if TYPE_CHECKING:
@@ -300,12 +298,7 @@ def _send_signal(process: BaseProcess, number: int) -> None:
 
 def supervise(config: RunConfig, engine: Engine, workers: int) -> int:
     """Run `workers` proxy processes on config's port until SIGINT or SIGTERM."""
-    policy = load_run_policy(config.policy_path)
-    check_port_free(config.listen_host, config.listen_port)
-    try:
-        key = signing_key(engine)
-    except StoreUnavailable as e:
-        raise StartupError(str(e)) from None
+    policy, key = preflight(config, engine)
     supervisor = Supervisor(config, workers, key)
     supervisor.catch_signals()
     server: MetricsServer | None = None
