@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from dataclasses import asdict
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import delete, exc, select, update
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The event's fields are its columns. Read one by one: `dataclasses.asdict` deep-copies
+# every value, which cost half of the audit thread's time per event.
+COLUMNS = tuple(f.name for f in fields(AccessEvent))
 PSEUDONYM_PREFIX = "p:"
 PSEUDONYM_HEX_DIGITS = 16
 
@@ -39,7 +42,7 @@ PSEUDONYM_HEX_DIGITS = 16
 def insert_events(session: Session, events: Sequence[AccessEvent]) -> None:
     """Insert `events`, skipping any whose `event_id` is already stored (a replay)."""
     if events:
-        rows = [asdict(event) for event in events]
+        rows = [{name: getattr(event, name) for name in COLUMNS} for event in events]
         session.execute(_insert_ignoring_duplicates(session.get_bind().dialect.name), rows)
 
 
