@@ -9,7 +9,6 @@ import fcntl
 import json
 import logging
 import os
-import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -27,7 +26,12 @@ _OPTIONAL = ("username", "department", "rule")
 
 
 def new_event_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID in its usual text form, made on the event loop for every
+    categorised request: formatted from the random bytes directly, without the `UUID`
+    object, which costs twice as much."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
