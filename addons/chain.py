@@ -39,7 +39,8 @@ class Chain:
     async def _each_awaiting(self, name: str, flow: http.HTTPFlow) -> None:
         for hook in self._hooks[name]:
             result = hook(flow)
-            if inspect.isawaitable(result):
+            # Most hooks return None: skip inspect.isawaitable, a Python-level call.
+            if result is not None and inspect.isawaitable(result):
                 await result
 
     def configure(self, updated: set[str]) -> None:

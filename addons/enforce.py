@@ -7,6 +7,7 @@ arrived on a connection opened for a name that is decided more strictly.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -36,12 +37,17 @@ def request_names(flow: http.HTTPFlow) -> tuple[str, ...]:
     `:authority`, or the absolute URL an HTTP/1 request may name inside a tunnel, which a
     server reads instead of Host). Both are decided: either may be what the site uses."""
     request = flow.request
-    names = [
-        url.parse_authority(value, check=False)[0]
-        for value in (request.authority, request.headers.get("host"))
-        if value
-    ]
-    return tuple(dict.fromkeys(names)) if names else (request.host,)
+    authority, host = request.authority, request.headers.get("host")
+    if authority and host and authority != host:
+        return tuple(dict.fromkeys((host_of(authority), host_of(host))))
+    value = authority or host
+    return (host_of(value),) if value else (request.host,)
+
+
+@functools.lru_cache(maxsize=4096)
+def host_of(authority: str) -> str:
+    """The host of an authority (`host:port`), remembered: a proxy sees the same few."""
+    return url.parse_authority(authority, check=False)[0]
 
 
 def connection_names(flow: http.HTTPFlow, decided: tuple[str, ...]) -> tuple[str, ...]:

@@ -19,12 +19,32 @@ STREAM_ABOVE = 1024 * 1024  # bytes
 
 def should_stream(request: http.Request, response: http.Response | None = None) -> bool:
     """Whether the body of `request` (or of `response`) is large or of unknown size."""
+    message = request if response is None else response
+    if announced_small(message.headers, request=response is None):
+        return False
     try:
         size = expected_http_body_size(request, response)
     except ValueError:  # a malformed length: mitmproxy refuses the message itself
         return False
     # None: chunked; -1: until the connection closes; 0: no body at all.
     return size is None or size < 0 or size > STREAM_ABOVE
+
+
+def announced_small(headers: http.Headers, *, request: bool) -> bool:
+    """Whether the headers alone show a body of at most `STREAM_ABOVE`: one Content-Length
+    that small and no Transfer-Encoding, or, on a request, neither (no body). The common
+    case, read in one pass over the fields; anything else is left to mitmproxy's reading
+    of the framing, which also knows the answers that never have a body."""
+    length = None
+    for name, value in headers.fields:
+        name = name.lower()
+        if name == b"transfer-encoding":
+            return False
+        if name == b"content-length":
+            if length is not None or not value.isdigit() or len(value) > 18:
+                return False
+            length = int(value)
+    return request if length is None else length <= STREAM_ABOVE
 
 
 class Stream:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_REMEMBER_ADDRESSES = 16_384
 type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # (mask, {integer network address: username}) per prefix length, longest prefix first
 type Levels = tuple[tuple[int, dict[int, str]], ...]
@@ -34,6 +35,9 @@ class _Table:
     v4: Levels = ()
     v6: Levels = ()
     size: int = 0
+    # Answers by address text: an office has a few hundred clients, each sending many
+    # requests, and parsing an address costs more than the look-up. Dropped with the table.
+    seen: dict[str, str | None] = field(default_factory=dict, compare=False)
 
     def lookup(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         value = int(address)
@@ -69,13 +73,26 @@ class AddressBook:
 
     def lookup(self, address: str) -> str | None:
         """The user of client `address` (an IPv4 or IPv6 address), or None if unmapped."""
+        table = self._table
         try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return None
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped  # a dual-stack socket reports IPv4 clients this way
-        return self._table.lookup(ip)
+            return table.seen[address]
+        except KeyError:
+            pass
+        username = _lookup(table, address)
+        if len(table.seen) >= _REMEMBER_ADDRESSES:
+            table.seen.clear()
+        table.seen[address] = username
+        return username
+
+
+def _lookup(table: _Table, address: str) -> str | None:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack socket reports IPv4 clients this way
+    return table.lookup(ip)
 
 
 def _build(rows: Iterable[tuple[str, str]]) -> _Table:

@@ -9,7 +9,7 @@ import fcntl
 import json
 import logging
 import os
-import uuid
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -27,7 +27,17 @@ _OPTIONAL = ("username", "department", "rule")
 
 
 def new_event_id() -> str:
-    return str(uuid.uuid4())
+    """A version 7 UUID (RFC 9562): the time in milliseconds, then 74 random bits.
+
+    Unique without coordination between proxies, as a random UUID is, but ordered by
+    time, so the store's unique index on it grows at one end. With random (version 4)
+    ids every event of a batch dirtied its own page of that index: on SQLite, 10 µs of
+    system time per event in the audit thread, against 0.3 µs. Formatted directly,
+    without the `uuid.UUID` object, which costs twice as much on the event loop.
+    """
+    h = f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-7{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

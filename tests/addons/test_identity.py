@@ -114,6 +114,14 @@ def test_proxy_credentials_never_reach_the_site() -> None:
     assert flow.request.headers["Accept"] == "*/*"
 
 
+def test_identity_fields_go_whatever_their_case_and_however_often_they_come() -> None:
+    flow = request_flow("example.org", headers={"Accept": "*/*"})
+    for name in ("proxy-authorization", "PROXY-AUTHORIZATION", "x-authenticated-user"):
+        flow.request.headers.add(name, "secret")
+    _identify(_identity(), flow)
+    assert flow.request.headers.fields == ((b"Host", b"example.org"), (b"Accept", b"*/*"))
+
+
 def test_proxyauth_validator_is_wrapped_in_the_credential_cache() -> None:
     async def scenario() -> None:
         proxyauth = ProxyAuth()

@@ -100,6 +100,9 @@ def test_an_ipv4_mapped_network_is_stored_as_ipv4(engine: Engine) -> None:
 
 
 def test_load_replaces_the_whole_map(engine: Engine, book: AddressBook) -> None:
+    # Answered once before the reload: remembered answers must not outlive their map.
+    assert book.lookup("10.1.2.3") == "ada"
+    assert book.lookup("2001:db8:1::7") == "cy"
     with session_factory(engine).begin() as session:
         session.execute(
             delete(models.ClientAddress).where(models.ClientAddress.network != "10.0.0.0/8")

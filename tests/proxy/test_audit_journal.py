@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import stat
+import time
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -32,6 +34,15 @@ def lines(path: Path) -> list[str]:
 def test_each_event_gets_its_own_id() -> None:
     assert event().event_id != event().event_id
     assert len(event().event_id) == 36
+
+
+def test_event_ids_are_time_ordered_uuids_in_their_usual_form() -> None:
+    before = time.time_ns() // 1_000_000
+    for _ in range(200):  # the variant digit takes one of four values
+        text = event().event_id
+        parsed = uuid.UUID(text)
+        assert (str(parsed), parsed.version, parsed.variant) == (text, 7, uuid.RFC_4122)
+        assert before <= parsed.int >> 80 <= time.time_ns() // 1_000_000
 
 
 @pytest.mark.parametrize("username", ["alice", None, "zoë"])

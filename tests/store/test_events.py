@@ -70,7 +70,7 @@ def test_insert_keeps_every_field(engine: Engine) -> None:
 def test_insert_of_a_replayed_event_adds_nothing(engine: Engine) -> None:
     a, b, c = event(), event("bob"), event("carol")
     insert(engine, a, b)
-    insert(engine, a, b, c)  # a replay after a crash between commit and truncation
+    insert(engine, a, b, c, c)  # a replay after a crash between commit and truncation
     insert(engine, c)
     assert sorted(e.event_id for e in stored(engine)) == sorted(
         [a.event_id, b.event_id, c.event_id]
