@@ -11,7 +11,7 @@ import functools
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from proxy.audit_journal import AccessEvent, Journal
@@ -20,7 +20,7 @@ from proxy.store.db import StoreUnavailable
 from proxy.store.events import write_events
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Hashable, Sequence
     from pathlib import Path
 
     from sqlalchemy.engine import Engine
@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 __all__ = ["AccessEvent", "AuditTrail"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Repeated:
+    """A decision seen again within one flush: one event that stands for `count` requests."""
+
+    event: AccessEvent
+    count: int = 1
 
 
 @dataclass(slots=True, eq=False)
@@ -71,6 +79,7 @@ class AuditTrail:
         self._retry_min, self._retry_max = min(1.0, retry_max), retry_max
         self._on_dropped, self._clock = on_dropped, clock
         self._queue: deque[AccessEvent] = deque()
+        self._repeats: dict[Hashable, _Repeated] = {}  # this flush's decisions, by what they say
         self._overflow: list[AccessEvent] = []  # the memory queue is full: journal these
         self._job: _Job | None = None
         self._journaled = 0  # events waiting in the journal (lines, as counted)
@@ -83,7 +92,14 @@ class AuditTrail:
         self._workers = (self._disk, self._db)
 
     def submit(self, event: AccessEvent) -> None:
-        """Accept `event`: O(1), no I/O. Beyond `max_queue` it is journaled by the writer."""
+        """Accept `event`: O(1), no I/O. Beyond `max_queue` it is journaled by the writer.
+
+        The decisions counted so far come first: events are stored in the order they happened.
+        """
+        self._release_repeats()
+        self._enqueue(event)
+
+    def _enqueue(self, event: AccessEvent) -> None:
         if len(self._queue) < self._max_queue:
             self._queue.append(event)
             if len(self._queue) == self._batch_size:
@@ -94,11 +110,25 @@ class AuditTrail:
         else:  # the journal has not kept up with `max_queue` events: the disk is failing
             self._drop(1, "the memory queue and its overflow are full")
 
+    def count(self, key: Hashable, make: Callable[[], AccessEvent]) -> None:
+        """Accept one more of an event that repeats (a decision): O(1), no I/O.
+
+        Within one flush, every event with the same `key` is one event, made by the first
+        call's `make()`, whose `requests` counts them: a page load's sub-requests are one row.
+        """
+        repeated = self._repeats.get(key)
+        if repeated is not None:
+            repeated.count += 1
+            return
+        self._repeats[key] = _Repeated(make())
+        if len(self._repeats) == self._batch_size:
+            self._wake.set()
+
     def depth(self) -> int:
         """Events in memory, neither committed nor journaled yet."""
         job = self._job
         in_flight = 0 if job is None or job.journaled else len(job.batch)
-        return len(self._queue) + len(self._overflow) + in_flight
+        return len(self._repeats) + len(self._queue) + len(self._overflow) + in_flight
 
     def journaled(self) -> int:
         """Events waiting in the journal for the store."""
@@ -140,7 +170,15 @@ class AuditTrail:
                     await self._wake.wait()
         self._wake.clear()
 
+    def _release_repeats(self) -> None:
+        """End the flush's counting: its events join the queue, their counts final."""
+        repeats, self._repeats = self._repeats, {}
+        for repeated in repeats.values():
+            event = repeated.event
+            self._enqueue(event if repeated.count == 1 else replace(event, requests=repeated.count))
+
     async def _cycle(self) -> None:
+        self._release_repeats()
         await self._journal_overflow()
         self._collect()
         await self._start_job(replay=True)
@@ -148,6 +186,7 @@ class AuditTrail:
             await self._journal_memory()
 
     async def _drain(self) -> None:
+        self._release_repeats()
         await self._settle(self._hang_after)
         while self._queue and self._job is None and self._retry_at is None:
             await self._start_job(replay=False)

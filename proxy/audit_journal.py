@@ -45,6 +45,7 @@ class AccessEvent:
     """One decision on categorised traffic or one acknowledgement, as the audit trail keeps it.
 
     `event_id` is made with the event: written twice (a replay), it is still one row.
+    `requests`: how many identical decisions, made within one flush, the event stands for.
     """
 
     event_id: str = field(default_factory=new_event_id)
@@ -59,6 +60,7 @@ class AccessEvent:
     reason: str
     rule: str | None
     instance: str
+    requests: int = 1
 
     def to_json(self) -> str:
         """One line of JSON, without the newline."""
@@ -84,8 +86,11 @@ class AccessEvent:
         occurred_at = datetime.fromisoformat(record["occurred_at"])
         if occurred_at.utcoffset() is None:
             raise ValueError(f"occurred_at {record['occurred_at']!r} has no time zone")
+        requests = record.get("requests", 1)  # lines journaled before events were counted
+        if type(requests) is not int or requests < 1:
+            raise ValueError(f"requests {requests!r} (expected a whole number, at least 1)")
         values = {name: record[name] for name in ("event_id", *_TEXT, *_OPTIONAL)}
-        return cls(occurred_at=occurred_at, kind=kind, **values)
+        return cls(occurred_at=occurred_at, kind=kind, requests=requests, **values)
 
 
 class Journal:

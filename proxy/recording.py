@@ -30,20 +30,27 @@ class Recorder:
         self.metrics.request(decision.category)
         if self.audit is None or decision.category is None:
             return
-        self.audit.submit(
-            AccessEvent(
+        category = decision.category
+        # Identical decisions within one audit flush are one event that counts them.
+        key = (
+            *(who.username, subject.department, decision.host, category),
+            *(decision.access, decision.action, decision.reason, decision.rule),
+        )
+        self.audit.count(
+            key,
+            lambda: AccessEvent(
                 occurred_at=now,
                 kind="decision",
                 username=who.username,
                 department=subject.department,
                 host=decision.host,
-                category=decision.category,
+                category=category,
                 access=str(decision.access),
                 action=str(decision.action),
                 reason=str(decision.reason),
                 rule=decision.rule,
                 instance=self.instance,
-            )
+            ),
         )
 
     def acknowledged(

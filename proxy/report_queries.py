@@ -63,10 +63,15 @@ def _decisions(where: list[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
     return [*where, AccessEvent.kind == "decision"]
 
 
+def _requests() -> ColumnElement[int]:
+    """How many decisions the rows stand for: each row counts its identical repeats."""
+    return func.sum(AccessEvent.requests)
+
+
 def decision_counts(session: Session, where: list[ColumnElement[bool]]) -> Counts[tuple[str, str]]:
     """(category, action) -> decisions."""
     query = (
-        select(AccessEvent.category, AccessEvent.action, func.count())
+        select(AccessEvent.category, AccessEvent.action, _requests())
         .where(*_decisions(where))
         .group_by(AccessEvent.category, AccessEvent.action)
     )
@@ -104,7 +109,7 @@ def block_reasons(
     session: Session, where: list[ColumnElement[bool]], limit: int
 ) -> list[tuple[str, str | None, int]]:
     """The most frequent (reason, rule) of block decisions, most frequent first."""
-    count = func.count().label("count")
+    count = _requests().label("count")
     query = (
         select(AccessEvent.reason, AccessEvent.rule, count)
         .where(*_decisions(where), AccessEvent.action == "block")
@@ -119,7 +124,7 @@ def daily_counts(session: Session, where: list[ColumnElement[bool]]) -> Counts[t
     """(UTC day, action) -> decisions."""
     day = utc_day(AccessEvent.occurred_at)
     query = (
-        select(day, AccessEvent.action, func.count())
+        select(day, AccessEvent.action, _requests())
         .where(*_decisions(where))
         .group_by(day, AccessEvent.action)
     )

@@ -21,7 +21,11 @@ if TYPE_CHECKING:
 
     from proxy.audit_journal import AccessEvent
 
-COLUMNS = ("time", "kind", "host", "category", "access", "action", "reason", "rule", "instance")
+# `requests`: identical decisions within one audit flush (about a second) are one event.
+COLUMNS = (
+    *("time", "kind", "host", "category", "access", "action", "reason", "rule", "instance"),
+    "requests",
+)
 
 
 def register(groups: Subparsers) -> None:
@@ -117,6 +121,7 @@ def _row(event: AccessEvent) -> tuple[str, ...]:
         event.reason,
         event.rule or "-",
         event.instance,
+        str(event.requests),
     )
 
 

@@ -184,6 +184,7 @@ def _event(row: EventRow) -> AccessEvent:
         reason=row.reason,
         rule=row.rule,
         instance=row.instance,
+        requests=row.requests,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, MetaData, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, MetaData, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from proxy.store.types import TZDateTime
@@ -125,6 +125,8 @@ class AccessEvent(Base):
     reason: Mapped[str] = mapped_column(String(50))
     rule: Mapped[str | None] = mapped_column(String(100))
     instance: Mapped[str] = mapped_column(String(255))
+    # Identical decisions within one audit flush (about a second) are one row.
+    requests: Mapped[int] = mapped_column(server_default=text("1"))
 
 
 class AuditLookup(Base):

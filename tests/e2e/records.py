@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from proxy.store.db import make_engine
 from proxy.store.models import AccessEvent, Acknowledgement, User
@@ -30,13 +30,17 @@ def acknowledgements_of(db_url: str, username: str) -> list[str]:
 
 
 def events_on(db_url: str, host: str, since: datetime) -> Counter[Key]:
-    """The access events stored for `host` since `since`, by kind, user, action and reason."""
+    """The decisions and Continues stored for `host` since `since`, by kind, user, action and
+    reason: an event stands for `requests` identical ones."""
     engine = make_engine(db_url)
     try:
         with engine.connect() as connection:
-            query = select(
-                AccessEvent.kind, AccessEvent.username, AccessEvent.action, AccessEvent.reason
-            ).where(AccessEvent.host == host, AccessEvent.occurred_at >= since)
-            return Counter((k, u, a, r) for k, u, a, r in connection.execute(query))
+            key = (AccessEvent.kind, AccessEvent.username, AccessEvent.action, AccessEvent.reason)
+            query = (
+                select(*key, func.sum(AccessEvent.requests))
+                .where(AccessEvent.host == host, AccessEvent.occurred_at >= since)
+                .group_by(*key)
+            )
+            return Counter({(k, u, a, r): int(n) for k, u, a, r, n in connection.execute(query)})
     finally:
         engine.dispose()

@@ -38,6 +38,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # about 20 s
 # waited (the audit trail retries after 1, 2, 4 ... seconds).
 RECOVERY = 15.0
 DOWN = 3.0  # seconds the server stays stopped: the instances retry it more than once
+AUDIT_FLUSH = 1.5  # seconds: the audit trail writes (and ends its counting) every second
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate"}
 HEARING_AGAIN = "hearing changes again"
 WARN = "warn; reason=rule_matched; category=social"
@@ -64,12 +65,15 @@ def fleet(
 
 
 def warm_up(fleet: Fleet, site: str, origin_certs: OriginCerts) -> None:
-    """Put trina and alice in both instances' caches."""
+    """Put trina and alice in both instances' caches, and let the audit trail's flush end:
+    identical decisions within one flush are one event, dated by the first of them, and
+    the test's decisions must not join the warm-up's, dated before the test began."""
     for proxy in fleet.instances:
         with as_user(proxy, "trina", origin_certs) as trina:
             assert trina.get(f"{site}/feed", headers=XHR).status_code == 200
         with as_user(proxy, "alice", origin_certs) as alice:
             assert alice.get(f"{site}/feed", headers=XHR).headers["x-leeway-decision"] == WARN
+    time.sleep(AUDIT_FLUSH)
 
 
 def hearing_again(fleet: Fleet) -> list[int]:

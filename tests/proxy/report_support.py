@@ -119,12 +119,17 @@ class Rows:
                 )
             )
 
-    def events(self, at: datetime, count: int = 1, /, **fields: str | None) -> None:
-        """`count` access events at `at`: EVENT, with `fields` instead where given."""
+    def events(
+        self, at: datetime, count: int = 1, /, *, requests: int = 1, **fields: str | None
+    ) -> None:
+        """`count` access events at `at`: EVENT, with `fields` instead where given; each
+        stands for `requests` identical decisions."""
         values = EVENT | fields
         with Session(self.engine) as session, session.begin():
             for _ in range(count):
-                session.add(AccessEvent(event_id=str(uuid.uuid4()), occurred_at=at, **values))
+                event_id = str(uuid.uuid4())
+                row = AccessEvent(event_id=event_id, occurred_at=at, requests=requests, **values)
+                session.add(row)
 
     @staticmethod
     def _id(session: Session, username: str) -> int:

@@ -63,12 +63,21 @@ def test_json_round_trip(username: str | None) -> None:
         pytest.param({"rule": 3}, "rule 3 (expected a string or null)", id="rule"),
         pytest.param({"occurred_at": "2026-06-15T12:00:00"}, "has no time zone", id="naive"),
         pytest.param({"occurred_at": "yesterday"}, "yesterday", id="time"),
+        pytest.param({"requests": 0}, "requests 0 (expected a whole number", id="no requests"),
+        pytest.param({"requests": "2"}, "requests '2'", id="requests as text"),
     ],
 )
 def test_from_json_refuses_a_bad_line(change: dict[str, object], message: str) -> None:
     record = json.loads(event().to_json()) | change
     with pytest.raises(ValueError, match=re.escape(message)):
         AccessEvent.from_json(json.dumps(record))
+
+
+def test_a_line_journaled_before_events_were_counted_stands_for_one_request() -> None:
+    record = json.loads(replace(event(), requests=7).to_json())
+    assert AccessEvent.from_json(json.dumps(record)).requests == 7
+    del record["requests"]
+    assert AccessEvent.from_json(json.dumps(record)).requests == 1
 
 
 @pytest.mark.parametrize("line", ["[1, 2]", '{"kind": "decision"', ""])

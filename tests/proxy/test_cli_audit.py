@@ -98,7 +98,8 @@ def test_user_prints_newest_first_and_records_the_lookup(
     assert lines[0].startswith("2 access events of alice since ")
     assert lines[0].endswith(", newest first (this look-up by sec-ann is recorded)")
     assert lines[1].split() == [
-        "time", "kind", "host", "category", "access", "action", "reason", "rule", "instance"
+        "time", "kind", "host", "category", "access", "action", "reason", "rule", "instance",
+        "requests",
     ]  # fmt: skip
     assert [line.split()[4] for line in lines[2:]] == ["www.linkedin.com", "x.com"]
     assert lines[2].index("social") == lines[1].index("category")  # aligned columns
@@ -131,6 +132,7 @@ def test_user_json(
         "reason": "rule_matched",
         "rule": "everyone",
         "instance": "proxy-1",
+        "requests": 1,
     }
     assert [row[:2] for row in lookups(engine)] == [("sec-env", "alice")]
 

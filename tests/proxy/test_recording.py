@@ -140,6 +140,44 @@ def test_only_decisions_on_categorised_traffic_are_audited(
     assert event.instance == INSTANCE
 
 
+def test_identical_decisions_within_a_flush_are_one_event_that_counts_them(
+    recorder: Recorder, registry: CollectorRegistry, trail: AuditTrail, engine: Engine
+) -> None:
+    later = NOW.replace(second=1)
+    for _ in range(3):  # a page and two of its images
+        recorder.decided(decision(), WANDA, IN_FINANCE, 0.0, NOW)
+    recorder.decided(decision(), WANDA, IN_FINANCE, 0.0, later)
+    recorder.decided(decision(host="x.com"), WANDA, IN_FINANCE, 0.0, later)
+    recorder.decided(decision(access=Access.WRITE), WANDA, IN_FINANCE, 0.0, later)
+    recorder.decided(decision(), NOBODY, Subject.anonymous(), 0.0, later)
+
+    events = stored(trail, engine)
+
+    assert decisions(registry, "social", "warn", "rule_matched") == 7, "metrics count each"
+    assert [(e.host, e.access, e.username, e.requests, e.occurred_at) for e in events] == [
+        ("www.facebook.com", "read", "wanda", 4, NOW),  # from the first one's time
+        ("x.com", "read", "wanda", 1, later),
+        ("www.facebook.com", "write", "wanda", 1, later),
+        ("www.facebook.com", "read", None, 1, later),
+    ]
+
+
+def test_a_continue_is_stored_after_the_decisions_counted_before_it(
+    recorder: Recorder, trail: AuditTrail, engine: Engine
+) -> None:
+    recorder.decided(decision(), WANDA, IN_FINANCE, 0.0, NOW)
+    recorder.acknowledged(WANDA, IN_FINANCE, "social", "www.facebook.com", NOW)
+    recorder.decided(decision(), WANDA, IN_FINANCE, 0.0, NOW)
+
+    events = stored(trail, engine)
+
+    assert [(e.kind, e.requests) for e in events] == [
+        ("decision", 1),
+        ("acknowledgement", 1),
+        ("decision", 1),
+    ]
+
+
 def test_an_unidentified_client_is_audited_without_its_address(
     recorder: Recorder, trail: AuditTrail, engine: Engine
 ) -> None:

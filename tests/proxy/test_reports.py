@@ -87,6 +87,16 @@ def test_block_reasons_most_frequent_first(rows: Rows, engine: Engine) -> None:
     ]
 
 
+def test_an_event_counts_the_identical_decisions_it_stands_for(rows: Rows, engine: Engine) -> None:
+    rows.events(NOW - DAY, requests=40)  # a page load and its images within one flush
+    rows.events(NOW - DAY, 2, action="block", access="write", rule="everyone", requests=3)
+    made = report(engine)
+    counted = [(d.category, d.action, d.count) for d in made.decisions if d.count]
+    assert counted == [("social", "allow", 40), ("social", "block", 6)]
+    assert [(b.rule, b.count) for b in made.block_reasons] == [("everyone", 6)]
+    assert {(t.action, t.count) for t in made.trend if t.count} == {("allow", 40), ("block", 6)}
+
+
 def test_only_the_ten_most_frequent_block_reasons(rows: Rows, engine: Engine) -> None:
     for n in range(12):
         rows.events(NOW - DAY, 1 + (n == 11), action="block", rule=f"r{n:02}")

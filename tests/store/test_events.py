@@ -61,7 +61,8 @@ def usernames(engine: Engine) -> list[str | None]:
 
 
 def test_insert_keeps_every_field(engine: Engine) -> None:
-    named, anonymous = event(), replace(event(None), kind="acknowledgement", rule=None)
+    named, anonymous = replace(event(), requests=12), event(None)
+    anonymous = replace(anonymous, kind="acknowledgement", rule=None)
     insert(engine, named, anonymous)
     assert stored(engine) == [named, anonymous]
     assert stored(engine)[0].occurred_at.tzinfo is not None
