@@ -80,6 +80,7 @@ class AuditTrail:
         self._on_dropped, self._clock = on_dropped, clock
         self._queue: deque[AccessEvent] = deque()
         self._repeats: dict[Hashable, _Repeated] = {}  # this flush's decisions, by what they say
+        self._counting_until = clock() + flush_interval
         self._overflow: list[AccessEvent] = []  # the memory queue is full: journal these
         self._job: _Job | None = None
         self._journaled = 0  # events waiting in the journal (lines, as counted)
@@ -172,13 +173,16 @@ class AuditTrail:
 
     def _release_repeats(self) -> None:
         """End the flush's counting: its events join the queue, their counts final."""
+        self._counting_until = self._clock() + self._flush_interval
         repeats, self._repeats = self._repeats, {}
         for repeated in repeats.values():
             event = repeated.event
             self._enqueue(event if repeated.count == 1 else replace(event, requests=repeated.count))
 
     async def _cycle(self) -> None:
-        self._release_repeats()
+        # Once a flush interval, not at every wake-up (a finished write wakes the loop too).
+        if self._clock() >= self._counting_until or len(self._repeats) >= self._batch_size:
+            self._release_repeats()
         await self._journal_overflow()
         self._collect()
         await self._start_job(replay=True)
