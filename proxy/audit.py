@@ -121,6 +121,8 @@ class AuditTrail:
         if repeated is not None:
             repeated.count += 1
             return
+        if not self._repeats and self._clock() >= self._counting_until:
+            self._counting_until = self._clock() + self._flush_interval  # after a quiet while
         self._repeats[key] = _Repeated(make())
         if len(self._repeats) == self._batch_size:
             self._wake.set()
@@ -161,8 +163,11 @@ class AuditTrail:
         await self._drain()
 
     async def _pulse(self) -> None:
-        """Wait for `flush_interval`, a full batch, a finished write or the time to retry."""
+        """Wait for `flush_interval`, a full batch, a finished write, the end of the counting
+        or the time to retry."""
         timeout = self._flush_interval
+        if self._repeats:
+            timeout = min(timeout, max(0.0, self._counting_until - self._clock()))
         if self._retry_at is not None and self._job is None:
             timeout = min(timeout, max(0.0, self._retry_at - self._clock()))
         if not self._wake.is_set():

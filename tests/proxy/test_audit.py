@@ -302,3 +302,33 @@ def test_submit_before_start_waits_in_memory(engine: Engine, journal: Path) -> N
     assert trail.depth() == 3
     assert trail.journaled() == 0
     assert not journal.parent.exists()  # no I/O until the writer runs
+
+
+def test_repeated_decisions_are_one_event_per_key_and_flush_interval(
+    engine: Engine, journal: Path
+) -> None:
+    made: list[AccessEvent] = []
+
+    def make(n: int) -> Callable[[], AccessEvent]:
+        def build() -> AccessEvent:
+            made.append(event(n))
+            return made[-1]
+
+        return build
+
+    async def scenario() -> None:
+        trail = AuditTrail(engine, journal, flush_interval=0.3)
+        await trail.start()
+        for _ in range(4):
+            trail.count("wanda", make(0))
+            trail.count("xavier", make(1))
+            await asyncio.sleep(0.02)  # writes finish and wake the writer meanwhile
+        assert trail.depth() == 2, "two keys so far: two events in memory"
+        await eventually(lambda: len(stored_ids(engine)) == 2, "the first interval is written")
+        trail.count("wanda", make(0))  # a new interval: a new event
+        await trail.stop()
+
+    asyncio.run(scenario())
+    with session_factory(engine)() as session:
+        stored = {row.event_id: row.requests for row in session.scalars(select(EventRow))}
+    assert stored == {made[0].event_id: 4, made[1].event_id: 4, made[2].event_id: 1}
