@@ -222,8 +222,8 @@ class Supervisor:
         assert slot.process is not None
         self._drain(slot)
         code = slot.process.exitcode
-        ran = time.monotonic() - slot.started
-        slot.delay = RESTART_FIRST if ran >= STEADY else min(slot.delay * 2, RESTART_MAX)
+        if time.monotonic() - slot.started >= STEADY:
+            slot.delay = RESTART_FIRST  # it had been running well: not a crash loop
         log.error(
             "worker %d (pid %s) stopped with exit code %s; a new one starts in %.0f s",
             slot.index,
@@ -240,6 +240,7 @@ class Supervisor:
         slot.events = slot.metrics = None
         slot.ready = False
         slot.restart_at = time.monotonic() + slot.delay
+        slot.delay = min(slot.delay * 2, RESTART_MAX)  # if the next one dies young too
         if self._restarts is not None:
             self._restarts.inc()
 
