@@ -230,10 +230,7 @@ def combine(parts: list[Result]) -> Result:
     failed = [p for p in parts if "failed" in p]
     if failed:
         return failed[0]
-    statuses: dict[str, int] = {}
-    for part in parts:
-        for status, count in part["statuses"].items():
-            statuses[status] = statuses.get(status, 0) + count
+    statuses = summed_statuses(parts)
     keys = ("rate", "p50_ms", "p99_ms", "cpu_us")
     mean = {k: sum(p[k] for p in parts) / len(parts) for k in keys}
     rates = [p["rate"] for p in parts]
@@ -246,6 +243,15 @@ def combine(parts: list[Result]) -> Result:
         "errors": errors,
         "issuer": parts[0]["issuer"],
     }
+
+
+def summed_statuses(parts: list[Result]) -> dict[str, int]:
+    """Responses by status code over several measurements."""
+    statuses: dict[str, int] = {}
+    for part in parts:
+        for status, count in part["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    return statuses
 
 
 def tls_seen(result: Result) -> str:

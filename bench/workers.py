@@ -27,6 +27,7 @@ from bench.proxy import (
     shared_options,
     start_isolated,
     start_origin,
+    summed_statuses,
 )
 from tests.e2e.certs import OriginCerts, make_origin_certs
 from tests.e2e.proxy_process import free_port
@@ -58,16 +59,12 @@ def measure_split(proxy: Running, cell: Cell, ports: dict[str, int], cafiles: li
     failed = [r for r in results if "failed" in r]
     if failed:
         return failed[0]
-    statuses: dict[str, int] = {}
-    for result in results:
-        for status, count in result["statuses"].items():
-            statuses[status] = statuses.get(status, 0) + count
     return {
         "rate": sum(r["rate"] for r in results),
         "p50_ms": max(r["p50_ms"] for r in results),
         "p99_ms": max(r["p99_ms"] for r in results),
         "cpu_us": 0.0,  # the supervisor's CPU, not its workers': not comparable
-        "statuses": statuses,
+        "statuses": summed_statuses(results),
         "errors": sum(r["errors"] for r in results),
         "issuer": results[0]["issuer"],
     }

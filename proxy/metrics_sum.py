@@ -52,28 +52,25 @@ class Totals:
         for metric in text_string_to_metric_families(text.decode()):
             if monotonic_only and metric.type not in MONOTONIC:
                 continue
-            family = self.families.setdefault(
-                metric.name, Family(metric.name, metric.documentation, metric.type)
-            )
-            values = self.values.setdefault(family.name, {})
-            combine = _combiner(family)
+            family = Family(metric.name, metric.documentation, metric.type)
             for sample in metric.samples:
                 series = Series(sample.name, tuple(sorted(sample.labels.items())))
-                old = values.get(series)
-                values[series] = sample.value if old is None else combine(old, sample.value)
+                self._combine(family, series, sample.value)
 
     def merged(self, retired: Totals) -> Totals:
         """These totals plus the counts left by replaced workers."""
         out = Totals()
         for source in (self, retired):
             for name, family in source.families.items():
-                out.families.setdefault(name, family)
-                values = out.values.setdefault(name, {})
-                combine = _combiner(family)
                 for series, value in source.values[name].items():
-                    old = values.get(series)
-                    values[series] = value if old is None else combine(old, value)
+                    out._combine(family, series, value)
         return out
+
+    def _combine(self, family: Family, series: Series, value: float) -> None:
+        family = self.families.setdefault(family.name, family)
+        values = self.values.setdefault(family.name, {})
+        old = values.get(series)
+        values[series] = value if old is None else _combiner(family)(old, value)
 
     def metrics(self) -> Iterator[Metric]:
         for name, family in self.families.items():

@@ -33,8 +33,14 @@ class Recorder:
         category = decision.category
         # Identical decisions within one audit flush are one event that counts them.
         key = (
-            *(who.username, subject.department, decision.host, category),
-            *(decision.access, decision.action, decision.reason, decision.rule),
+            who.username,
+            subject.department,
+            decision.host,
+            category,
+            decision.access,
+            decision.action,
+            decision.reason,
+            decision.rule,
         )
         self.audit.count(
             key,

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import sys
 import threading
 from typing import TYPE_CHECKING, NamedTuple
@@ -47,7 +46,7 @@ PUSH_EVERY = 1.0  # seconds between the metrics a worker sends to the supervisor
 # What a worker and the supervisor say to each other, over two pipes per worker: `events`
 # both ways (small, sent at once from the event loop), `metrics` from the worker only.
 class Ready(NamedTuple):
-    pid: int
+    """The worker listens, and the supervisor has its first metrics."""
 
 
 class Failed(NamedTuple):
@@ -124,7 +123,7 @@ class WorkerLink:
         self._push()
         pushed = loop.time()
         with contextlib.suppress(OSError):
-            self._send(Ready(os.getpid()))
+            self._send(Ready())
         while not self._stop.is_set():
             try:
                 if self._events.poll(PUSH_EVERY / 4):

@@ -80,7 +80,7 @@ class Supervisor:
     config: RunConfig
     workers: int
     key: bytes
-    slots: list[Slot] = field(default_factory=list)
+    slots: list[Slot] = field(init=False)
     _context: multiprocessing.context.SpawnContext = field(
         default_factory=lambda: multiprocessing.get_context("spawn")
     )
