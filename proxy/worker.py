@@ -97,9 +97,8 @@ class WorkerLink:
     def done(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=2.0)  # it sends the last counts as it ends
             self._thread = None
-        self._push()  # the last counts, so that a clean stop loses none
 
     def failed(self, reason: str) -> None:
         with contextlib.suppress(OSError):
@@ -138,6 +137,9 @@ class WorkerLink:
             if loop.time() - pushed >= PUSH_EVERY:
                 pushed = loop.time()
                 self._push()
+        # The last counts, so that a clean stop loses none: from this thread, because the
+        # store's gauges may query the database, which must not hold up the event loop.
+        self._push()
 
     def _heard(self, message: Acknowledged) -> None:
         if self._leeway is not None:
