@@ -84,7 +84,7 @@ class _Scan:
         self.pos += 2 if array else 1
         keys = self._key()
         self._skip(" \t")
-        self.pos += 2 if array else 1
+        self._expect("]]" if array else "]")
         path: TomlPath = ()
         for n, key in enumerate(keys):
             path += (key,)
@@ -188,7 +188,7 @@ class _Scan:
                 break
         return self.pos
 
-    def _expect(self, char: str) -> None:
-        if not self.text.startswith(char, self.pos):
+    def _expect(self, token: str) -> None:
+        if not self.text.startswith(token, self.pos):
             raise _Stop
-        self.pos += 1
+        self.pos += len(token)
