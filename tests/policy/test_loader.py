@@ -222,6 +222,14 @@ def test_a_rule_naming_a_broken_module_gets_no_second_error() -> None:
     ]
 
 
+def test_nothing_is_checked_against_a_section_that_is_not_a_table() -> None:
+    text = 'modules = ["basics"]\n' + MINIMAL[MINIMAL.index("[categories.social]") :]
+    assert errors_of(text) == [
+        "policy.toml: modules: input should be a valid dictionary (got ['basics'])"
+        " (line 1, modules)"
+    ]
+
+
 def test_policy_error_carries_each_mistake() -> None:
     with pytest.raises(PolicyError) as caught:
         parse_policy(SCHEMA_AND_REFERENCES.encode(), source="t", label="policy.toml")
