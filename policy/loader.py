@@ -106,8 +106,9 @@ def _check_references(tables: Tables, raw: dict[str, Any], issues: list[PolicyIs
 
     A name whose table is defined but broken counts as known: its own mistakes are reported,
     and an "unknown module" on top would send the reader looking for a typo that is not there.
+    For the same reason nothing is checked against a section that is missing or not a table.
     """
-    known_categories = ", ".join(sorted(tables.category_names))
+    known_categories = ", ".join(sorted(tables.category_names)) or "none"
     known_modules = ", ".join(sorted(tables.module_names)) or "none"
     seen: set[str] = set()
     for rule in tables.references:
@@ -115,18 +116,20 @@ def _check_references(tables: Tables, raw: dict[str, Any], issues: list[PolicyIs
         if rule.name is not None and rule.name in seen:
             issues.append(PolicyIssue(place, "duplicate rule name", (*at, "name")))
         seen.add(rule.name or "")
-        issues.extend(
-            PolicyIssue(place, f"unknown category '{c}' (known: {known_categories})", path)
-            for path, c in _named(at, "categories", rule.categories)
-            if c not in tables.category_names
-        )
-        issues.extend(
-            PolicyIssue(
-                place, f"unknown module '{m}' in training_all (known: {known_modules})", path
+        if "categories" not in tables.broken_sections:
+            issues.extend(
+                PolicyIssue(place, f"unknown category '{c}' (known: {known_categories})", path)
+                for path, c in _named(at, "categories", rule.categories)
+                if c not in tables.category_names
             )
-            for path, m in _named(at, "training_all", rule.training_all)
-            if m not in tables.module_names
-        )
+        if "modules" not in tables.broken_sections:
+            issues.extend(
+                PolicyIssue(
+                    place, f"unknown module '{m}' in training_all (known: {known_modules})", path
+                )
+                for path, m in _named(at, "training_all", rule.training_all)
+                if m not in tables.module_names
+            )
 
 
 def _named(at: TomlPath, key: str, names: tuple[str, ...]) -> list[tuple[TomlPath, str]]:

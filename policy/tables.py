@@ -104,6 +104,7 @@ class Tables:
     module_names: list[str] = field(default_factory=list)
     category_names: list[str] = field(default_factory=list)
     references: list[RuleRefs] = field(default_factory=list)
+    broken_sections: set[str] = field(default_factory=set)  # missing, or not even a table
 
 
 def validate_tables(raw: dict[str, Any]) -> tuple[Tables, list[PolicyIssue]]:
@@ -112,7 +113,7 @@ def validate_tables(raw: dict[str, Any]) -> tuple[Tables, list[PolicyIssue]]:
     check = _Checker(raw, issues)
     check(_DOCUMENT, raw, ())
     sections = {key: value for key, value in raw.items() if key not in check.failed}
-    tables = Tables()
+    tables = Tables(broken_sections={str(key) for key in check.failed})
     settings = check(_SETTINGS, sections.get("settings", {}), ("settings",))
     if settings is not None:
         tables.settings = settings
