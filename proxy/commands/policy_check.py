@@ -1,13 +1,14 @@
 """`leeway policy check FILE`: validate a policy file and summarise what it says.
 
-Every mistake goes to stderr as `file: place: reason`, one per line, and the exit code is 1.
+Every mistake goes to stderr as `file: place: reason (line N, toml.path)`, one per line in
+file order, then how many there are; the exit code is 1.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from policy import Policy, load_policy
+from policy import Policy, PolicyError, load_policy
 from policy.durations import format_duration
 
 if TYPE_CHECKING:
@@ -26,7 +27,13 @@ def register(groups: Subparsers) -> None:
 
 
 def run_check(args: argparse.Namespace, context: Context) -> int:
-    policy = load_policy(args.file)  # PolicyError: every mistake, exit 1
+    try:
+        policy = load_policy(args.file)
+    except PolicyError as e:
+        count = len(e.errors)
+        for line in [*e.lines(), f"{e.label}: {count} error{'' if count == 1 else 's'}"]:
+            print(line, file=context.err)
+        return 1
     context.say(*summary(policy))
     return 0
 
