@@ -22,6 +22,17 @@ from policy.hosts import InvalidHost, normalise_host
 logger = logging.getLogger("leeway.gate")
 
 
+async def connect_subject(leeway: Leeway, flow: http.HTTPFlow) -> tuple[Who, Subject, bool]:
+    """Who sent the CONNECT `flow`, their entitlements, and whether the store is down."""
+    who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
+    try:
+        subject, degraded = await leeway.subject_for(who)
+    except Exception:  # the fail mode: decide as a user with no training and no roles
+        logger.exception("entitlements failed at CONNECT to %s", flow.request.host)
+        subject, degraded = Subject.anonymous(), False
+    return who, subject, degraded
+
+
 class Gate:
     def __init__(self, leeway: Leeway, now: Callable[[], datetime] | None = None) -> None:
         self.leeway = leeway
@@ -44,12 +55,7 @@ class Gate:
     async def http_connect(self, flow: http.HTTPFlow) -> None:
         if self.leeway.intercept or flow.response or flow.error:
             return
-        who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
-        try:
-            subject, degraded = await self.leeway.subject_for(who)
-        except Exception:  # the fail mode: decide as a user with no training and no roles
-            logger.exception("entitlements failed at CONNECT to %s", flow.request.host)
-            subject, degraded = Subject.anonymous(), False
+        who, subject, degraded = await connect_subject(self.leeway, flow)
         # The method is hidden inside the tunnel: decide the tunnel as reading.
         request = Request("GET", (flow.request.host,))
         now, started = self.now(), time.perf_counter()

@@ -26,6 +26,7 @@ from addons.enforce import Enforce
 from addons.gate import Gate
 from addons.identity import Identity
 from addons.stream import Stream
+from addons.tunnel import Tunnel
 from addons.usage import Usage
 from policy import Action, Policy, PolicyError, load_default_policy, load_policy
 from proxy.acknowledgements import AcknowledgementWriter
@@ -156,6 +157,7 @@ async def serve_loop(
         Chain(
             Identity(leeway),
             Gate(leeway),
+            Tunnel(leeway),
             Acknowledge(leeway),
             Enforce(leeway),
             Stream(),

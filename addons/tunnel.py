@@ -1,0 +1,142 @@
+"""Tunnels to categorised sites carry TLS or HTTP only, and a blocked tunnel reaches nothing.
+
+mitmproxy relays bytes that are neither TLS nor HTTP as raw TCP, where no request hook
+sees them: a VPN or SSH would reach a blocked site that way. A categorised destination
+(CONNECT target or TLS SNI) that turns out raw is closed before its server connection is
+opened. A CONNECT blocked for reading and for writing is still intercepted, so that the
+block page can be shown inside it, but no server connection is ever opened for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mitmproxy import connection, http
+from mitmproxy.proxy import commands, events, layer, server_hooks
+from mitmproxy.proxy.layers import TCPLayer
+
+from addons.context import Leeway, reference_id
+from addons.gate import connect_subject
+from policy import Action, Request
+from policy.hosts import InvalidHost, normalise_host
+
+logger = logging.getLogger("leeway.tunnel")
+
+type Address = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """A CONNECT decided `block` for reading and for writing."""
+
+    category: str | None
+    reference: str
+
+
+class Refused(layer.Layer):
+    """Closes the client's connection on the first event; never opens the server's."""
+
+    closed = False
+
+    def _handle_event(self, event: events.Event) -> layer.CommandGenerator[None]:
+        if self.closed:
+            return
+        self.closed = True
+        if self.context.server.connected:  # `connection_strategy=eager` connected at CONNECT
+            yield commands.CloseConnection(self.context.server)
+        yield commands.CloseConnection(self.context.client)
+
+
+def category_of(leeway: Leeway, name: str) -> tuple[bool, str | None]:
+    """Whether `name` is decided by the policy, and its category. A name that is not a
+    host counts as categorised (without a category): it is refused, never relayed."""
+    host = normalise_host(name)
+    if isinstance(host, InvalidHost):
+        return True, None
+    match = leeway.policy.category_of(host)
+    return (True, match[0]) if match is not None else (False, None)
+
+
+class Tunnel:
+    def __init__(self, leeway: Leeway, now: Callable[[], datetime] | None = None) -> None:
+        self.leeway = leeway
+        self.now = now or (lambda: datetime.now(UTC))
+        # The blocked tunnels of each client connection, by target: an entry goes with
+        # its connection (HTTP/2 may carry several CONNECTs on one).
+        self._blocked: weakref.WeakKeyDictionary[connection.Client, dict[Address, Blocked]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def http_connect(self, flow: http.HTTPFlow) -> None:
+        # Without interception Gate decides the CONNECT and answers a block there.
+        if not self.leeway.intercept or flow.response or flow.error:
+            return
+        categorised, category = category_of(self.leeway, flow.request.host)
+        if not categorised:
+            return
+        _, subject, degraded = await connect_subject(self.leeway, flow)
+        now, host = self.now(), flow.request.host
+        read = self.leeway.decide(subject, Request("GET", (host,)), now, degraded)
+        write = self.leeway.decide(subject, Request("POST", (host,)), now, degraded)
+        if read.action is Action.BLOCK and write.action is Action.BLOCK:
+            blocked = self._blocked.setdefault(flow.client_conn, {})
+            blocked[(host, flow.request.port)] = Blocked(category, reference_id())
+
+    def next_layer(self, data: layer.NextLayer) -> None:
+        # Runs after mitmproxy's NextLayer: raw TCP is what it chose for unknown bytes.
+        if not isinstance(data.layer, TCPLayer):
+            return
+        context = data.context
+        found = self._categorised_name(context.client.sni, context.server.address)
+        if found is None:
+            return
+        name, category = found
+        blocked = self._blocked_tunnel(context.client, context.server.address)
+        reference = blocked.reference if blocked is not None else reference_id()
+        if data.layer in context.layers:
+            context.layers.remove(data.layer)
+        data.layer = Refused(context)
+        self.leeway.observer.tunnel_refused(category, "raw")
+        logger.warning(
+            "ref %s: closed a tunnel to %s (category %s): its bytes are neither TLS nor HTTP,"
+            " and a categorised site is never relayed raw",
+            reference,
+            name,
+            category,
+        )
+
+    def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+        blocked = self._blocked_tunnel(data.client, data.server.address)
+        if blocked is None or data.server.error:
+            return
+        host = data.server.address[0] if data.server.address else "?"
+        data.server.error = (
+            f"Leeway: the tunnel to {host} is blocked (reference {blocked.reference})"
+        )
+        self.leeway.observer.tunnel_refused(blocked.category, "blocked")
+        logger.warning(
+            "ref %s: refused a connection to %s from a tunnel blocked for reading and writing",
+            blocked.reference,
+            host,
+        )
+
+    def _categorised_name(
+        self, sni: str | None, address: Address | None
+    ) -> tuple[str, str | None] | None:
+        """The first categorised name the connection was opened for, and its category."""
+        for name in (sni, address[0] if address else None):
+            if name:
+                categorised, category = category_of(self.leeway, name)
+                if categorised:
+                    return name, category
+        return None
+
+    def _blocked_tunnel(self, client: connection.Client, address: Address | None) -> Blocked | None:
+        tunnels = self._blocked.get(client)
+        if tunnels is None or address is None:
+            return None
+        return tunnels.get((address[0], address[1]))

@@ -1,0 +1,283 @@
+"""Tunnels to categorised sites: never raw bytes, and nothing at all when blocked.
+
+The site behind each tunnel is a bare TCP listener that records every connection and
+every byte, so a test sees whether anything of the tunnel reached it. After a refused
+attempt, a marker sent through an uncategorised tunnel to the same listener shows that
+the proxy has done all it was going to do: only the marker may have arrived.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h2.config
+import h2.connection
+import h2.events
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from policy import default_policy_path
+from tests.e2e.clients import TIMEOUT, Tunnel, basic_auth, connect
+from tests.e2e.conftest import PASSWORDS, Proxies
+from tests.e2e.origin import Origin
+from tests.e2e.proxy_process import LeewayProcess
+from tests.e2e.waiting import eventually
+
+BLOCKED = "www.youtube.com"  # rich media: blocked for reading and writing for the untrained
+READABLE = "x.com"  # social: trina, who is trained, may read it
+UNCATEGORISED = "www.example.org"
+MARKER = b"\x00marker: raw bytes through an uncategorised tunnel\n"
+
+
+@dataclass
+class RawOrigin:
+    """A TCP listener that keeps what each connection sent, until it closed."""
+
+    listener: socket.socket
+    received: list[bytearray] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return int(self.listener.getsockname()[1])
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # closed by stop()
+            data = bytearray()
+            self.received.append(data)
+            threading.Thread(target=self._read, args=(conn, data), daemon=True).start()
+
+    @staticmethod
+    def _read(conn: socket.socket, data: bytearray) -> None:
+        with conn:
+            conn.settimeout(TIMEOUT)
+            try:
+                while chunk := conn.recv(65536):
+                    data.extend(chunk)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def site(module_http_origin: Origin) -> Iterator[RawOrigin]:
+    """A raw listener where the test origins listen (the proxy's hosts file names them)."""
+    host = module_http_origin.server.server_address[0]
+    listener = socket.create_server((str(host), 0))
+    origin = RawOrigin(listener)
+    threading.Thread(target=origin.serve, daemon=True).start()
+    yield origin
+    origin.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(
+    module_proxies: Proxies, htpasswd: Path, tmp_path_factory: pytest.TempPathFactory
+) -> LeewayProcess:
+    """Intercepting, everyone logs in; reading rich media is blocked for the untrained."""
+    policy = tmp_path_factory.mktemp("policy") / "policy.toml"
+    default = default_policy_path().read_text()
+    stricter = default.replace(
+        'categories = ["rich-media"]\nread = "warn"', 'categories = ["rich-media"]\nread = "block"'
+    )
+    assert stricter != default
+    policy.write_text(stricter)
+    return module_proxies.start("--proxyauth", f"@{htpasswd}", "--policy", str(policy))
+
+
+def open_tunnel(proxy: LeewayProcess, host: str, port: int, user: str = "alice") -> Tunnel:
+    tunnel = connect(proxy, f"{host}:{port}", headers=basic_auth(user, PASSWORDS[user]))
+    assert tunnel.status == 200, tunnel.head
+    return tunnel
+
+
+def closed_by_proxy(sock: socket.socket | ssl.SSLSocket) -> bytes:
+    """Everything the proxy sent until it closed the connection (fails on a timeout)."""
+    received = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, ssl.SSLEOFError):
+            return received
+        if not chunk:
+            return received
+        received += chunk
+
+
+def only_the_marker_arrives(proxy: LeewayProcess, site: RawOrigin) -> None:
+    """Send the marker through an uncategorised tunnel, wait for it, and check it came alone."""
+    with open_tunnel(proxy, UNCATEGORISED, site.port).sock as sock:
+        sock.sendall(MARKER)
+        arrived = eventually(lambda: [bytes(d) for d in site.received], lambda r: MARKER in r, 10)
+    assert arrived == [MARKER], "something of a refused tunnel reached the site"
+
+
+def refused(proxy: LeewayProcess, category: str, reason: str) -> float:
+    body = httpx.get(f"http://127.0.0.1:{proxy.metrics_port}/metrics", timeout=5).text
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            labels = {"category": category, "reason": reason}
+            if sample.name == "leeway_tunnels_refused_total" and sample.labels == labels:
+                return sample.value
+    raise AssertionError(f"no leeway_tunnels_refused_total{{category={category},reason={reason}}}")
+
+
+RAW_PAYLOADS = [
+    pytest.param(os.urandom(64), id="random bytes"),
+    pytest.param(b"SSH-2.0-OpenSSH_9.6\r\n", id="ssh greeting"),
+    pytest.param(b"\r\nGET / HTTP/1.1\r\nHost: www.youtube.com\r\n\r\n", id="empty first line"),
+]
+
+
+@pytest.mark.parametrize("payload", RAW_PAYLOADS)
+def test_raw_bytes_in_a_blocked_tunnel_never_reach_the_site(
+    proxy: LeewayProcess, site: RawOrigin, payload: bytes
+) -> None:
+    before = refused(proxy, "rich-media", "raw")
+    with open_tunnel(proxy, BLOCKED, site.port).sock as sock:
+        sock.sendall(payload)
+        assert closed_by_proxy(sock) == b""
+    only_the_marker_arrives(proxy, site)
+    assert refused(proxy, "rich-media", "raw") == before + 1
+    assert "ref " in proxy.log() and f"closed a tunnel to {BLOCKED}" in proxy.log()
+
+
+def test_raw_bytes_to_a_categorised_site_are_refused_even_for_a_reader(
+    proxy: LeewayProcess, site: RawOrigin
+) -> None:
+    """The policy decides requests; raw bytes carry none, so nobody may send them."""
+    with open_tunnel(proxy, READABLE, site.port, user="trina").sock as sock:
+        sock.sendall(os.urandom(64))
+        assert closed_by_proxy(sock) == b""
+    only_the_marker_arrives(proxy, site)
+
+
+def test_raw_bytes_to_an_uncategorised_site_are_still_relayed(
+    proxy: LeewayProcess, site: RawOrigin
+) -> None:
+    payload = os.urandom(64)
+    with open_tunnel(proxy, UNCATEGORISED, site.port).sock as sock:
+        sock.sendall(payload)
+        arrived = eventually(lambda: [bytes(d) for d in site.received], lambda r: r != [], 10)
+    assert arrived == [payload]
+
+
+def tls_inside(tunnel: Tunnel, proxy: LeewayProcess, alpn: list[str] | None) -> ssl.SSLSocket:
+    context = ssl.create_default_context(cafile=str(proxy.ca))
+    if alpn is not None:
+        context.set_alpn_protocols(alpn)
+    return context.wrap_socket(tunnel.sock, server_hostname=BLOCKED)
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        pytest.param(b"\r\nGET / HTTP/1.1\r\nHost: www.youtube.com\r\n\r\n", id="empty first line"),
+        pytest.param(b"\x00\x01 binary protocol\n", id="raw bytes"),
+    ],
+)
+def test_raw_bytes_inside_tls_to_a_categorised_site_never_reach_it(
+    proxy: LeewayProcess, site: RawOrigin, request_bytes: bytes
+) -> None:
+    """No ALPN: mitmproxy would take what is not HTTP inside the TLS for raw TCP."""
+    with tls_inside(open_tunnel(proxy, BLOCKED, site.port), proxy, None) as tls:
+        tls.sendall(request_bytes)
+        assert closed_by_proxy(tls) == b""
+    only_the_marker_arrives(proxy, site)
+
+
+HTTP_INSIDE = [
+    pytest.param(b"GET / HTTP/1.1\r\nHost: www.youtube.com\r\n\r\n", id="http/1.1"),
+    pytest.param(
+        b"GET /chat HTTP/1.1\r\nHost: www.youtube.com\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n",
+        id="websocket upgrade",
+    ),
+    pytest.param(
+        b"POST /upload HTTP/1.1\r\nHost: www.example.org\r\nContent-Length: 2\r\n\r\nhi",
+        id="uncategorised host header",
+    ),
+]
+
+
+@pytest.mark.parametrize("request_bytes", HTTP_INSIDE)
+def test_http_inside_a_blocked_tunnel_is_refused_and_never_reaches_the_site(
+    proxy: LeewayProcess, site: RawOrigin, request_bytes: bytes
+) -> None:
+    with tls_inside(open_tunnel(proxy, BLOCKED, site.port), proxy, ["http/1.1"]) as tls:
+        tls.sendall(request_bytes)
+        answer = tls.recv(65536)
+    assert answer.startswith((b"HTTP/1.1 403 ", b"HTTP/1.1 421 ")), answer[:200]
+    only_the_marker_arrives(proxy, site)
+
+
+def test_an_empty_first_line_over_http1_in_a_blocked_tunnel_never_reaches_the_site(
+    proxy: LeewayProcess, site: RawOrigin
+) -> None:
+    """With ALPN http/1.1 mitmproxy reads this as HTTP (and waits for more after the empty
+    line): whatever it makes of it, nothing goes to the site."""
+    with tls_inside(open_tunnel(proxy, BLOCKED, site.port), proxy, ["http/1.1"]) as tls:
+        tls.sendall(b"\r\nGET / HTTP/1.1\r\nHost: www.youtube.com\r\n\r\n")
+        only_the_marker_arrives(proxy, site)
+
+
+def test_http2_inside_a_blocked_tunnel_never_reaches_the_site(
+    proxy: LeewayProcess, site: RawOrigin
+) -> None:
+    with tls_inside(open_tunnel(proxy, BLOCKED, site.port), proxy, ["h2"]) as tls:
+        assert tls.selected_alpn_protocol() == "h2"
+        h2conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        h2conn.initiate_connection()
+        for stream, method in ((1, "GET"), (3, "POST")):
+            headers = [
+                (":method", method),
+                (":scheme", "https"),
+                (":authority", f"{BLOCKED}:{site.port}"),
+                (":path", "/"),
+            ]
+            h2conn.send_headers(stream, headers, end_stream=True)
+        tls.sendall(h2conn.data_to_send())
+        statuses = h2_statuses(tls, h2conn, streams=2)
+    assert statuses == {1: 403, 3: 403}
+    only_the_marker_arrives(proxy, site)
+
+
+def h2_statuses(
+    tls: ssl.SSLSocket, h2conn: h2.connection.H2Connection, streams: int
+) -> dict[int, int]:
+    statuses: dict[int, int] = {}
+    while len(statuses) < streams:
+        data = tls.recv(65536)
+        if not data:
+            break
+        for event in h2conn.receive_data(data):
+            if isinstance(event, h2.events.ResponseReceived) and event.stream_id is not None:
+                statuses[event.stream_id] = int(dict(event.headers)[b":status"])
+        tls.sendall(h2conn.data_to_send())
+    return statuses
+
+
+def test_a_connect_inside_a_blocked_tunnel_never_reaches_the_site(
+    proxy: LeewayProcess, site: RawOrigin
+) -> None:
+    """mitmproxy takes a CONNECT inside a tunnel for a CONNECT: no request hook sees it."""
+    with tls_inside(open_tunnel(proxy, BLOCKED, site.port), proxy, ["http/1.1"]) as tls:
+        tls.sendall(f"CONNECT {BLOCKED}:{site.port} HTTP/1.1\r\nHost: {BLOCKED}\r\n\r\n".encode())
+        answer = tls.recv(65536)
+        print("ANSWER", answer)
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: www.youtube.com\r\n\r\n")
+        print("ANSWER2", closed_by_proxy(tls))
+    only_the_marker_arrives(proxy, site)
