@@ -22,15 +22,13 @@ from policy.hosts import InvalidHost, normalise_host
 logger = logging.getLogger("leeway.gate")
 
 
-async def connect_subject(leeway: Leeway, flow: http.HTTPFlow) -> tuple[Who, Subject, bool]:
-    """Who sent the CONNECT `flow`, their entitlements, and whether the store is down."""
-    who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
+async def subject_at_connect(leeway: Leeway, who: Who, host: str) -> tuple[Subject, bool]:
+    """The entitlements of `who`, tunnelling to `host`, and whether the store is down."""
     try:
-        subject, degraded = await leeway.subject_for(who)
+        return await leeway.subject_for(who)
     except Exception:  # the fail mode: decide as a user with no training and no roles
-        logger.exception("entitlements failed at CONNECT to %s", flow.request.host)
-        subject, degraded = Subject.anonymous(), False
-    return who, subject, degraded
+        logger.exception("entitlements failed at CONNECT to %s", host)
+        return Subject.anonymous(), False
 
 
 class Gate:
@@ -55,7 +53,8 @@ class Gate:
     async def http_connect(self, flow: http.HTTPFlow) -> None:
         if self.leeway.intercept or flow.response or flow.error:
             return
-        who, subject, degraded = await connect_subject(self.leeway, flow)
+        who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
+        subject, degraded = await subject_at_connect(self.leeway, who, flow.request.host)
         # The method is hidden inside the tunnel: decide the tunnel as reading.
         request = Request("GET", (flow.request.host,))
         now, started = self.now(), time.perf_counter()

@@ -19,8 +19,9 @@ from mitmproxy import connection, http
 from mitmproxy.proxy import commands, events, layer, server_hooks
 from mitmproxy.proxy.layers import TCPLayer
 
-from addons.context import Leeway, reference_id
-from addons.gate import connect_subject
+from addons.context import METADATA_KEY, Leeway, Who, reference_id
+from addons.gate import subject_at_connect
+from addons.identity import client_address
 from policy import Action, Request
 from policy.hosts import InvalidHost, normalise_host
 
@@ -33,6 +34,7 @@ type Address = tuple[str, int]
 class Blocked:
     """A CONNECT decided `block` for reading and for writing."""
 
+    who: Who
     category: str | None
     reference: str
 
@@ -78,13 +80,19 @@ class Tunnel:
         categorised, category = category_of(self.leeway, flow.request.host)
         if not categorised:
             return
-        _, subject, degraded = await connect_subject(self.leeway, flow)
-        now, host = self.now(), flow.request.host
-        read = self.leeway.decide(subject, Request("GET", (host,)), now, degraded)
-        write = self.leeway.decide(subject, Request("POST", (host,)), now, degraded)
-        if read.action is Action.BLOCK and write.action is Action.BLOCK:
+        who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
+        if await self._blocked_both_ways(who, flow.request.host):
             blocked = self._blocked.setdefault(flow.client_conn, {})
-            blocked[(host, flow.request.port)] = Blocked(category, reference_id())
+            blocked[(flow.request.host, flow.request.port)] = Blocked(who, category, reference_id())
+
+    async def _blocked_both_ways(self, who: Who, host: str) -> bool:
+        subject, degraded = await subject_at_connect(self.leeway, who, host)
+        now = self.now()
+        read = self.leeway.decide(subject, Request("GET", (host,)), now, degraded)
+        if read.action is not Action.BLOCK:
+            return False
+        write = self.leeway.decide(subject, Request("POST", (host,)), now, degraded)
+        return write.action is Action.BLOCK
 
     def next_layer(self, data: layer.NextLayer) -> None:
         # Runs after mitmproxy's NextLayer: raw TCP is what it chose for unknown bytes.
@@ -109,19 +117,24 @@ class Tunnel:
             category,
         )
 
-    def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
-        blocked = self._blocked_tunnel(data.client, data.server.address)
-        if blocked is None or data.server.error:
+    async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+        address = data.server.address
+        blocked = self._blocked_tunnel(data.client, address)
+        if blocked is None or address is None or data.server.error:
             return
-        host = data.server.address[0] if data.server.address else "?"
+        # Decided again: training or a grant recorded since the CONNECT opens a tunnel
+        # the browser keeps alive, as it opens the requests that Enforce decides inside it.
+        if not await self._blocked_both_ways(blocked.who, address[0]):
+            self._blocked.get(data.client, {}).pop((address[0], address[1]), None)
+            return
         data.server.error = (
-            f"Leeway: the tunnel to {host} is blocked (reference {blocked.reference})"
+            f"Leeway: the tunnel to {address[0]} is blocked (reference {blocked.reference})"
         )
         self.leeway.observer.tunnel_refused(blocked.category, "blocked")
         logger.warning(
             "ref %s: refused a connection to %s from a tunnel blocked for reading and writing",
             blocked.reference,
-            host,
+            address[0],
         )
 
     def _categorised_name(

@@ -83,10 +83,8 @@ def site(module_http_origin: Origin) -> Iterator[RawOrigin]:
 
 
 @pytest.fixture(scope="module")
-def proxy(
-    module_proxies: Proxies, htpasswd: Path, tmp_path_factory: pytest.TempPathFactory
-) -> LeewayProcess:
-    """Intercepting, everyone logs in; reading rich media is blocked for the untrained."""
+def stricter_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled policy, but reading rich media is blocked for the untrained."""
     policy = tmp_path_factory.mktemp("policy") / "policy.toml"
     default = default_policy_path().read_text()
     stricter = default.replace(
@@ -94,7 +92,13 @@ def proxy(
     )
     assert stricter != default
     policy.write_text(stricter)
-    return module_proxies.start("--proxyauth", f"@{htpasswd}", "--policy", str(policy))
+    return policy
+
+
+@pytest.fixture(scope="module")
+def proxy(module_proxies: Proxies, htpasswd: Path, stricter_policy: Path) -> LeewayProcess:
+    """Intercepting, everyone logs in, on the stricter policy."""
+    return module_proxies.start("--proxyauth", f"@{htpasswd}", "--policy", str(stricter_policy))
 
 
 def open_tunnel(proxy: LeewayProcess, host: str, port: int, user: str = "alice") -> Tunnel:
@@ -273,11 +277,28 @@ def h2_statuses(
 def test_a_connect_inside_a_blocked_tunnel_never_reaches_the_site(
     proxy: LeewayProcess, site: RawOrigin
 ) -> None:
-    """mitmproxy takes a CONNECT inside a tunnel for a CONNECT: no request hook sees it."""
+    """A CONNECT inside a tunnel reaches no request hook: mitmproxy refuses it itself."""
     with tls_inside(open_tunnel(proxy, BLOCKED, site.port), proxy, ["http/1.1"]) as tls:
         tls.sendall(f"CONNECT {BLOCKED}:{site.port} HTTP/1.1\r\nHost: {BLOCKED}\r\n\r\n".encode())
-        answer = tls.recv(65536)
-        print("ANSWER", answer)
-        tls.sendall(b"GET / HTTP/1.1\r\nHost: www.youtube.com\r\n\r\n")
-        print("ANSWER2", closed_by_proxy(tls))
+        assert closed_by_proxy(tls).startswith(b"HTTP/1.1 400 ")
     only_the_marker_arrives(proxy, site)
+
+
+def test_a_blocked_tunnel_never_connects_even_with_the_eager_strategy(
+    module_proxies: Proxies, htpasswd: Path, stricter_policy: Path, site: RawOrigin
+) -> None:
+    """An operator's `connection_strategy=eager` connects at CONNECT, before any request
+    inside could be decided: a tunnel blocked for reading and writing is refused there."""
+    eager = module_proxies.start(
+        *("--proxyauth", f"@{htpasswd}", "--policy", str(stricter_policy)),
+        *("--set", "connection_strategy=eager"),
+    )
+    before = refused(eager, "rich-media", "blocked")
+    tunnel = connect(
+        eager, f"{BLOCKED}:{site.port}", headers=basic_auth("alice", PASSWORDS["alice"])
+    )
+    tunnel.close()
+    assert tunnel.status == 502, tunnel.head
+    only_the_marker_arrives(eager, site)
+    assert refused(eager, "rich-media", "blocked") == before + 1
+    assert f"refused a connection to {BLOCKED} from a tunnel blocked" in eager.log()
