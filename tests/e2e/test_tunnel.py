@@ -9,6 +9,7 @@ the proxy has done all it was going to do: only the marker may have arrived.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import ssl
 import threading
@@ -138,68 +139,67 @@ def refused(proxy: LeewayProcess, category: str, reason: str) -> float:
     raise AssertionError(f"no leeway_tunnels_refused_total{{category={category},reason={reason}}}")
 
 
-RAW_PAYLOADS = [
-    pytest.param(os.urandom(64), id="random bytes"),
-    pytest.param(b"SSH-2.0-OpenSSH_9.6\r\n", id="ssh greeting"),
-    pytest.param(b"\r\nGET / HTTP/1.1\r\nHost: www.youtube.com\r\n\r\n", id="empty first line"),
-]
+RANDOM = b"\x00" + os.urandom(63)  # never the start of TLS or of an HTTP request line
+EMPTY_FIRST_LINE = b"\r\nGET / HTTP/1.1\r\nHost: www.youtube.com\r\n\r\n"
 
 
-@pytest.mark.parametrize("payload", RAW_PAYLOADS)
-def test_raw_bytes_in_a_blocked_tunnel_never_reach_the_site(
-    proxy: LeewayProcess, site: RawOrigin, payload: bytes
+@dataclass(frozen=True)
+class Raw:
+    host: str
+    category: str
+    payload: bytes
+    tls: bool = False  # inside TLS without ALPN: mitmproxy looks at the bytes again
+    user: str = "alice"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(Raw(BLOCKED, "rich-media", RANDOM), id="random bytes"),
+        pytest.param(Raw(BLOCKED, "rich-media", b"SSH-2.0-OpenSSH_9.6\r\n"), id="ssh greeting"),
+        pytest.param(Raw(BLOCKED, "rich-media", EMPTY_FIRST_LINE), id="empty first line"),
+        pytest.param(Raw(BLOCKED, "rich-media", RANDOM, tls=True), id="tls, raw inside"),
+        pytest.param(
+            Raw(BLOCKED, "rich-media", EMPTY_FIRST_LINE, tls=True), id="tls, empty first line"
+        ),
+        # The policy decides requests; raw bytes carry none, so nobody may send them.
+        pytest.param(Raw(READABLE, "social", RANDOM, user="trina"), id="a site trina may read"),
+    ],
+)
+def test_raw_bytes_to_a_categorised_site_never_reach_it(
+    proxy: LeewayProcess, site: RawOrigin, case: Raw
 ) -> None:
-    before = refused(proxy, "rich-media", "raw")
-    with open_tunnel(proxy, BLOCKED, site.port).sock as sock:
-        sock.sendall(payload)
+    before = refused(proxy, case.category, "raw")
+    logged = proxy.log().count(f"closed a tunnel to {case.host} (category {case.category})")
+    sock: socket.socket = open_tunnel(proxy, case.host, site.port, case.user).sock
+    if case.tls:
+        sock = tls_inside(sock, proxy, None, case.host)
+    with sock:
+        sock.sendall(case.payload)
         assert closed_by_proxy(sock) == b""
     only_the_marker_arrives(proxy, site)
-    assert refused(proxy, "rich-media", "raw") == before + 1
-    assert "ref " in proxy.log() and f"closed a tunnel to {BLOCKED}" in proxy.log()
-
-
-def test_raw_bytes_to_a_categorised_site_are_refused_even_for_a_reader(
-    proxy: LeewayProcess, site: RawOrigin
-) -> None:
-    """The policy decides requests; raw bytes carry none, so nobody may send them."""
-    with open_tunnel(proxy, READABLE, site.port, user="trina").sock as sock:
-        sock.sendall(os.urandom(64))
-        assert closed_by_proxy(sock) == b""
-    only_the_marker_arrives(proxy, site)
+    assert refused(proxy, case.category, "raw") == before + 1
+    log = proxy.log()
+    assert log.count(f"closed a tunnel to {case.host} (category {case.category})") == logged + 1
+    assert re.search(rf"ref [0-9A-F]{{8}}: closed a tunnel to {re.escape(case.host)} ", log)
 
 
 def test_raw_bytes_to_an_uncategorised_site_are_still_relayed(
     proxy: LeewayProcess, site: RawOrigin
 ) -> None:
-    payload = os.urandom(64)
     with open_tunnel(proxy, UNCATEGORISED, site.port).sock as sock:
-        sock.sendall(payload)
+        sock.sendall(RANDOM)
         arrived = eventually(lambda: [bytes(d) for d in site.received], lambda r: r != [], 10)
-    assert arrived == [payload]
+    assert arrived == [RANDOM]
 
 
-def tls_inside(tunnel: Tunnel, proxy: LeewayProcess, alpn: list[str] | None) -> ssl.SSLSocket:
+def tls_inside(
+    sock: socket.socket, proxy: LeewayProcess, alpn: list[str] | None, host: str = BLOCKED
+) -> ssl.SSLSocket:
     context = ssl.create_default_context(cafile=str(proxy.ca))
     if alpn is not None:
         context.set_alpn_protocols(alpn)
-    return context.wrap_socket(tunnel.sock, server_hostname=BLOCKED)
-
-
-@pytest.mark.parametrize(
-    "request_bytes",
-    [
-        pytest.param(b"\r\nGET / HTTP/1.1\r\nHost: www.youtube.com\r\n\r\n", id="empty first line"),
-        pytest.param(b"\x00\x01 binary protocol\n", id="raw bytes"),
-    ],
-)
-def test_raw_bytes_inside_tls_to_a_categorised_site_never_reach_it(
-    proxy: LeewayProcess, site: RawOrigin, request_bytes: bytes
-) -> None:
-    """No ALPN: mitmproxy would take what is not HTTP inside the TLS for raw TCP."""
-    with tls_inside(open_tunnel(proxy, BLOCKED, site.port), proxy, None) as tls:
-        tls.sendall(request_bytes)
-        assert closed_by_proxy(tls) == b""
-    only_the_marker_arrives(proxy, site)
+    return context.wrap_socket(sock, server_hostname=host)
 
 
 HTTP_INSIDE = [
@@ -221,7 +221,7 @@ HTTP_INSIDE = [
 def test_http_inside_a_blocked_tunnel_is_refused_and_never_reaches_the_site(
     proxy: LeewayProcess, site: RawOrigin, request_bytes: bytes
 ) -> None:
-    with tls_inside(open_tunnel(proxy, BLOCKED, site.port), proxy, ["http/1.1"]) as tls:
+    with tls_inside(open_tunnel(proxy, BLOCKED, site.port).sock, proxy, ["http/1.1"]) as tls:
         tls.sendall(request_bytes)
         answer = tls.recv(65536)
     assert answer.startswith((b"HTTP/1.1 403 ", b"HTTP/1.1 421 ")), answer[:200]
@@ -233,15 +233,15 @@ def test_an_empty_first_line_over_http1_in_a_blocked_tunnel_never_reaches_the_si
 ) -> None:
     """With ALPN http/1.1 mitmproxy reads this as HTTP (and waits for more after the empty
     line): whatever it makes of it, nothing goes to the site."""
-    with tls_inside(open_tunnel(proxy, BLOCKED, site.port), proxy, ["http/1.1"]) as tls:
-        tls.sendall(b"\r\nGET / HTTP/1.1\r\nHost: www.youtube.com\r\n\r\n")
+    with tls_inside(open_tunnel(proxy, BLOCKED, site.port).sock, proxy, ["http/1.1"]) as tls:
+        tls.sendall(EMPTY_FIRST_LINE)
         only_the_marker_arrives(proxy, site)
 
 
 def test_http2_inside_a_blocked_tunnel_never_reaches_the_site(
     proxy: LeewayProcess, site: RawOrigin
 ) -> None:
-    with tls_inside(open_tunnel(proxy, BLOCKED, site.port), proxy, ["h2"]) as tls:
+    with tls_inside(open_tunnel(proxy, BLOCKED, site.port).sock, proxy, ["h2"]) as tls:
         assert tls.selected_alpn_protocol() == "h2"
         h2conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
         h2conn.initiate_connection()
@@ -278,7 +278,7 @@ def test_a_connect_inside_a_blocked_tunnel_never_reaches_the_site(
     proxy: LeewayProcess, site: RawOrigin
 ) -> None:
     """A CONNECT inside a tunnel reaches no request hook: mitmproxy refuses it itself."""
-    with tls_inside(open_tunnel(proxy, BLOCKED, site.port), proxy, ["http/1.1"]) as tls:
+    with tls_inside(open_tunnel(proxy, BLOCKED, site.port).sock, proxy, ["http/1.1"]) as tls:
         tls.sendall(f"CONNECT {BLOCKED}:{site.port} HTTP/1.1\r\nHost: {BLOCKED}\r\n\r\n".encode())
         assert closed_by_proxy(tls).startswith(b"HTTP/1.1 400 ")
     only_the_marker_arrives(proxy, site)
