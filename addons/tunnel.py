@@ -3,8 +3,10 @@
 mitmproxy relays bytes that are neither TLS nor HTTP as raw TCP, where no request hook
 sees them: a VPN or SSH would reach a blocked site that way. A categorised destination
 (CONNECT target or TLS SNI) that turns out raw is closed before its server connection is
-opened. A CONNECT blocked for reading and for writing is still intercepted, so that the
-block page can be shown inside it, but no server connection is ever opened for it.
+opened, and a request to one asking to switch to a protocol other than WebSocket (which
+mitmproxy would then relay raw) is refused. A CONNECT blocked for reading and for writing
+is still intercepted, so that the block page can be shown inside it, but no server
+connection is ever opened for it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mitmproxy.proxy.layers import TCPLayer
 from addons.context import METADATA_KEY, Leeway, Who, reference_id
 from addons.gate import subject_at_connect
 from addons.identity import client_address
+from addons.respond import answer_plain
 from policy import Action, Request
 from policy.hosts import InvalidHost, normalise_host
 
@@ -117,6 +120,27 @@ class Tunnel:
             category,
         )
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # After Enforce: a request it let through may still ask to leave HTTP.
+        if flow.response or flow.error:
+            return
+        upgrade = flow.request.headers.get("upgrade")
+        if upgrade is None or upgrade.strip().lower() == "websocket":
+            return
+        names = (flow.request.pretty_host, flow.client_conn.sni)
+        found = self._categorised_name(*names, (flow.request.host, flow.request.port))
+        if found is None:
+            return
+        reference = reference_id()
+        answer_plain(flow, 403, "This site is reached over HTTP and WebSocket only.", reference)
+        self.leeway.observer.tunnel_refused(found[1], "upgrade")
+        logger.warning(
+            "ref %s: refused an upgrade of a request to %s to %r: the site would be relayed raw",
+            reference,
+            found[0],
+            upgrade[:40],
+        )
+
     async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         address = data.server.address
         blocked = self._blocked_tunnel(data.client, address)
@@ -137,11 +161,10 @@ class Tunnel:
             address[0],
         )
 
-    def _categorised_name(
-        self, sni: str | None, address: Address | None
-    ) -> tuple[str, str | None] | None:
-        """The first categorised name the connection was opened for, and its category."""
-        for name in (sni, address[0] if address else None):
+    def _categorised_name(self, *names: str | Address | None) -> tuple[str, str | None] | None:
+        """The first categorised name of `names` (hosts, or addresses), and its category."""
+        for each in names:
+            name = each[0] if isinstance(each, tuple) else each
             if name:
                 categorised, category = category_of(self.leeway, name)
                 if categorised:

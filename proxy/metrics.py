@@ -32,10 +32,10 @@ UNCATEGORIZED = "none"
 OTHER = "other"  # a department below k users; a category the policy does not name
 Direction = Literal["up", "down"]
 DIRECTIONS: tuple[Direction, ...] = ("up", "down")
-# Why a tunnel to a categorised site was closed: its bytes were neither TLS nor HTTP
-# (raw), or it was decided block for reading and writing and a connection was attempted.
-TunnelRefusal = Literal["raw", "blocked"]
-TUNNEL_REFUSALS: tuple[TunnelRefusal, ...] = ("raw", "blocked")
+# Why a tunnel to a categorised site was closed: bytes neither TLS nor HTTP, a switch to a
+# protocol other than WebSocket, a connection from a tunnel blocked for reading and writing.
+TunnelRefusal = Literal["raw", "upgrade", "blocked"]
+TUNNEL_REFUSALS: tuple[TunnelRefusal, ...] = ("raw", "upgrade", "blocked")
 # From a cached decision (a few µs) to one that waited for an entitlement load (tens of ms).
 DECISION_BUCKETS = (
     *(1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4),

@@ -157,9 +157,9 @@ async def serve_loop(
         Chain(
             Identity(leeway),
             Gate(leeway),
-            Tunnel(leeway),
             Acknowledge(leeway),
             Enforce(leeway),
+            Tunnel(leeway),
             Stream(),
             Usage(watch.recorder),
             PolicyReloader(leeway, config.policy_path, on_change=watch.policy_changed),

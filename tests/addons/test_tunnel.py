@@ -25,7 +25,7 @@ from mitmproxy.test import taddons, tflow
 from addons.context import METADATA_KEY, Nobody, Who
 from addons.tunnel import Refused, Tunnel
 from policy import parse_policy
-from tests.addons.fakes import TRAINED, connect_flow, make_leeway
+from tests.addons.fakes import TRAINED, connect_flow, make_leeway, request_flow
 from tests.policy.samples import NOW, TEST_POLICY
 
 RAW = b"\x00\x01 a VPN handshake"
@@ -248,4 +248,44 @@ def test_a_blocked_tunnel_opens_once_a_reloaded_policy_allows_it() -> None:
     tunnel.leeway.policy = parse_policy(opened.encode(), source="test", label="policy.toml")
     assert server_connect(tunnel, flow.client_conn, ("news.example", 443)) is None
     assert tunnel._blocked[flow.client_conn] == {}
+    assert refusals.seen == []
+
+
+UPGRADE = {"Upgrade": "vpn/1", "Connection": "Upgrade"}
+
+
+@pytest.mark.parametrize(
+    ("host", "sni", "headers", "refused"),
+    [
+        pytest.param("www.facebook.com", "www.facebook.com", UPGRADE, True, id="other protocol"),
+        pytest.param("example.org", "x.com", UPGRADE, True, id="categorised SNI"),
+        pytest.param("example.org", None, UPGRADE, False, id="uncategorised: left alone"),
+        pytest.param(
+            "www.facebook.com",
+            "www.facebook.com",
+            {"Upgrade": "WebSocket", "Connection": "Upgrade"},
+            False,
+            id="websocket is HTTP's own",
+        ),
+        pytest.param("www.facebook.com", "www.facebook.com", {}, False, id="no upgrade"),
+    ],
+)
+def test_a_switch_to_another_protocol_than_websocket_is_refused(
+    host: str, sni: str | None, headers: dict[str, str], refused: bool
+) -> None:
+    tunnel, refusals = make_tunnel()
+    flow = request_flow(host, sni=sni, headers=headers)
+    tunnel.requestheaders(flow)
+    assert (flow.response is not None) is refused
+    if refused:
+        assert flow.response is not None and flow.response.status_code == 403
+        assert refusals.seen == [("social", "upgrade")]
+
+
+def test_an_answered_request_is_left_alone() -> None:
+    tunnel, refusals = make_tunnel()
+    flow = request_flow("www.facebook.com", headers=UPGRADE)
+    flow.response = http.Response.make(407, b"login first")
+    tunnel.requestheaders(flow)
+    assert flow.response.status_code == 407
     assert refusals.seen == []

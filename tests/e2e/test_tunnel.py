@@ -228,6 +228,17 @@ def test_http_inside_a_blocked_tunnel_is_refused_and_never_reaches_the_site(
     only_the_marker_arrives(proxy, site)
 
 
+def test_a_switch_to_another_protocol_is_refused_even_for_a_reader(
+    proxy: LeewayProcess, site: RawOrigin
+) -> None:
+    """A site that answered 101 to `Upgrade: vpn` would be relayed raw from then on."""
+    tunnel = open_tunnel(proxy, READABLE, site.port, user="trina")
+    with tls_inside(tunnel.sock, proxy, ["http/1.1"], READABLE) as tls:
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: x.com\r\nUpgrade: vpn\r\nConnection: Upgrade\r\n\r\n")
+        assert tls.recv(65536).startswith(b"HTTP/1.1 403 ")
+    only_the_marker_arrives(proxy, site)
+
+
 def test_an_empty_first_line_over_http1_in_a_blocked_tunnel_never_reaches_the_site(
     proxy: LeewayProcess, site: RawOrigin
 ) -> None:

@@ -250,7 +250,7 @@ def test_refused_tunnels_are_counted_by_category_and_reason(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
     for category in (*CATEGORIES, "none"):
-        for reason in ("raw", "blocked"):
+        for reason in ("raw", "upgrade", "blocked"):
             labels = {"category": category, "reason": reason}
             assert value(registry, "leeway_tunnels_refused_total", **labels) == 0
     metrics.tunnel_refused("rich-media", "raw")
@@ -259,5 +259,7 @@ def test_refused_tunnels_are_counted_by_category_and_reason(
     assert value(registry, "leeway_tunnels_refused_total", category="rich-media", reason="raw") == 1
     assert value(registry, "leeway_tunnels_refused_total", category="none", reason="raw") == 1
     assert value(registry, "leeway_tunnels_refused_total", category="social", reason="blocked") == 1
-    with pytest.raises(ValueError, match="tunnel refusal 'vpn': expected one of raw, blocked"):
+    with pytest.raises(
+        ValueError, match="tunnel refusal 'vpn': expected one of raw, upgrade, blocked"
+    ):
         metrics.tunnel_refused("social", "vpn")  # type: ignore[arg-type]
