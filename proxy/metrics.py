@@ -32,6 +32,10 @@ UNCATEGORIZED = "none"
 OTHER = "other"  # a department below k users; a category the policy does not name
 Direction = Literal["up", "down"]
 DIRECTIONS: tuple[Direction, ...] = ("up", "down")
+# Why a tunnel to a categorised site was closed: bytes neither TLS nor HTTP, a switch to a
+# protocol other than WebSocket, a connection from a tunnel blocked for reading and writing.
+TunnelRefusal = Literal["raw", "upgrade", "blocked"]
+TUNNEL_REFUSALS: tuple[TunnelRefusal, ...] = ("raw", "upgrade", "blocked")
 # From a cached decision (a few µs) to one that waited for an entitlement load (tens of ms).
 DECISION_BUCKETS = (
     *(1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4),
@@ -78,6 +82,11 @@ class Metrics:
         self._acks = new("leeway_acknowledgements", "Continue clicks on warnings", ("category",))
         self._requests = new("leeway_requests", "Requests by category", ("category",))
         self._bytes = new("leeway_bytes", "Bytes to and from sites", ("category", "direction"))
+        self._tunnels = new(
+            "leeway_tunnels_refused",
+            "Tunnels to categorised sites closed before reaching them",
+            ("category", "reason"),
+        )
         self._seconds = Histogram(
             "leeway_decision_seconds", "Time to decide", buckets=DECISION_BUCKETS, registry=registry
         )
@@ -103,6 +112,8 @@ class Metrics:
             self._requests.make(category)
             for direction in DIRECTIONS:
                 self._bytes.make(category, direction)
+            for refusal in TUNNEL_REFUSALS:
+                self._tunnels.make(category, refusal)
             self._make_decisions((category,), self._department_values())
 
     def use_departments(self, departments: DepartmentLabels) -> None:
@@ -133,6 +144,13 @@ class Metrics:
             raise ValueError(f"direction {direction!r}: expected one of {', '.join(DIRECTIONS)}")
         if size > 0:
             self._bytes.inc((self._category(category), direction), size)
+
+    def tunnel_refused(self, category: str | None, reason: TunnelRefusal) -> None:
+        if reason not in TUNNEL_REFUSALS:
+            raise ValueError(
+                f"tunnel refusal {reason!r}: expected one of {', '.join(TUNNEL_REFUSALS)}"
+            )
+        self._tunnels.inc((self._category(category), reason))
 
     def store_error(self) -> None:
         self._store_errors.inc()

@@ -244,3 +244,22 @@ def test_a_busy_port_is_refused(registry: CollectorRegistry) -> None:
         port = busy.getsockname()[1]
         with pytest.raises(OSError, match=f"127.0.0.1:{port}: the port is already in use"):
             serve_metrics(registry, "127.0.0.1", port)
+
+
+def test_refused_tunnels_are_counted_by_category_and_reason(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    for category in (*CATEGORIES, "none"):
+        for reason in ("raw", "upgrade", "blocked"):
+            labels = {"category": category, "reason": reason}
+            assert value(registry, "leeway_tunnels_refused_total", **labels) == 0
+    metrics.tunnel_refused("rich-media", "raw")
+    metrics.tunnel_refused(None, "raw")
+    metrics.tunnel_refused("social", "blocked")
+    assert value(registry, "leeway_tunnels_refused_total", category="rich-media", reason="raw") == 1
+    assert value(registry, "leeway_tunnels_refused_total", category="none", reason="raw") == 1
+    assert value(registry, "leeway_tunnels_refused_total", category="social", reason="blocked") == 1
+    with pytest.raises(
+        ValueError, match="tunnel refusal 'vpn': expected one of raw, upgrade, blocked"
+    ):
+        metrics.tunnel_refused("social", "vpn")  # type: ignore[arg-type]
