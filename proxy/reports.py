@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from proxy import report_queries as q
+from proxy.store.queries import department_sizes, valid_completions
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -123,7 +124,7 @@ class Report:
 
 def build_report(session: Session, policy: Policy, scope: Scope) -> Report:
     """The report for `scope`; `ReportRefused` if its department would single people out."""
-    sizes = q.department_sizes(session)
+    sizes = department_sizes(session)
     check_department(sizes, scope)
     where = q.event_filter(scope.since, scope.until, scope.department)
     decisions = q.decision_counts(session, where)
@@ -227,7 +228,7 @@ def _trained_by(
     session: Session, group: str, scope: Scope, modules: Modules
 ) -> dict[tuple[Any, str], int]:
     who = q.people(scope.department, scope.manager_role, scope.until)
-    return q.trained_by(session, group, who, q.valid_completions(modules, scope.until))
+    return q.trained_by(session, group, who, valid_completions(modules, scope.until))
 
 
 def _trend(counts: Mapping[tuple[date, str], int], scope: Scope) -> tuple[DayCount, ...]:
