@@ -72,11 +72,10 @@ class StoreGauges:
         counts.update({module: (int(trained), int(expiring)) for module, trained, expiring in rows})
         return counts
 
-    def department_sizes(self) -> dict[str, int]:
-        """Users per department (users without one are left out), for `DepartmentLabels`."""
+    def department_sizes(self) -> dict[str | None, int]:
+        """Users per department (None: users without one), for `DepartmentLabels`."""
         with store_errors(self._url), self._sessions() as session:
-            sizes = queries.department_sizes(session)
-        return {name: size for name, size in sizes.items() if name is not None}
+            return queries.department_sizes(session)
 
 
 class StoreGaugeCollector(Collector):
