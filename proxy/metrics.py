@@ -15,6 +15,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from policy.decision import Action, Reason
 from proxy.metrics_store import Scraped, StoreErrors, StoreGaugeCollector
+from proxy.privacy import OTHER, fold_departments
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 # Uncategorised traffic is counted too, as the single category "none": its share of all
 # decisions and its invalid-host blocks are worth seeing, and it costs one series.
 UNCATEGORIZED = "none"
-OTHER = "other"  # a department below k users; a category the policy does not name
 Direction = Literal["up", "down"]
 DIRECTIONS: tuple[Direction, ...] = ("up", "down")
 # Why a tunnel to a categorised site was closed: bytes neither TLS nor HTTP, a switch to a
@@ -44,18 +44,19 @@ DECISION_BUCKETS = (
 
 
 class DepartmentLabels:
-    """Department label values, a closed set fixed when built: a department with at least
-    `k` users stands for itself, every other one (and no department) is `other`."""
+    """Department label values, a closed set fixed when built: departments fold into `other`
+    as in reports (`fold_departments`); one not in `sizes` (None: no department) is `other`."""
 
-    def __init__(self, sizes: Mapping[str, int], k: int = 5) -> None:
+    def __init__(self, sizes: Mapping[str | None, int], k: int = 5) -> None:
         if k < 1:
             raise ValueError(f"department labels: k must be at least 1, got {k}")
         self.k = k
-        self._named = frozenset(name for name, size in sizes.items() if size >= k)
+        folded = fold_departments(sizes, k).values()
+        self._named = frozenset(group for group in folded if group != OTHER)
 
     @property
     def values(self) -> tuple[str, ...]:
-        return (*sorted(self._named - {OTHER}), OTHER)
+        return (*sorted(self._named), OTHER)
 
     def label(self, department: str | None) -> str:
         if department is not None and department in self._named:

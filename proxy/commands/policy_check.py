@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 from policy import Policy, PolicyError, load_policy
 from policy.durations import format_duration
+from proxy.plain_text import aligned
 
 if TYPE_CHECKING:
     import argparse
+    from datetime import timedelta
 
     from policy.model import Rule
     from proxy.commands import Context, Subparsers
@@ -47,20 +49,22 @@ def summary(policy: Policy) -> list[str]:
         f" renewal_notice {format_duration(settings.renewal_notice)}",
         f"categories ({len(policy.categories)}):",
     ]
-    width = max((len(name) for name in policy.categories), default=0)
-    for category in policy.categories.values():
-        count = len(category.domains)
-        lines.append(f"  {category.name:<{width}}  {count} domain{'' if count == 1 else 's'}")
+    categories = [
+        (c.name, f"{len(c.domains)} domain{'' if len(c.domains) == 1 else 's'}")
+        for c in policy.categories.values()
+    ]
+    lines.extend(aligned(categories, indent="  "))
     lines.append(f"modules ({len(policy.modules)}):")
-    width = max((len(key) for key in policy.modules), default=0)
-    for module in policy.modules.values():
-        valid = (
-            f"valid {format_duration(module.valid_for)}" if module.valid_for else "never expires"
-        )
-        lines.append(f"  {module.key:<{width}}  {valid:<14}  {module.title}")
+    # The validity column is at least 14 wide, as it always was: "never expires" and room.
+    modules = [(m.key, _validity(m.valid_for).ljust(14), m.title) for m in policy.modules.values()]
+    lines.extend(aligned(modules, indent="  "))
     lines.append(f"rules ({len(policy.rules)}, first match wins; no match: block):")
     lines.extend(f"  {n}. {_rule(rule)}" for n, rule in enumerate(policy.rules, start=1))
     return lines
+
+
+def _validity(valid_for: timedelta | None) -> str:
+    return f"valid {format_duration(valid_for)}" if valid_for else "never expires"
 
 
 def _rule(rule: Rule) -> str:
