@@ -57,7 +57,7 @@ class Stream:
         refusal.uninstall()
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        # Answered requests are read whole and dropped; Continue forms are read by us.
+        # Answered requests are answered at once (addons.refusal); Continue forms we read.
         if flow.response or flow.error or not flow.live or is_continue(flow):
             return
         if should_stream(flow.request):
