@@ -28,6 +28,7 @@ from addons.context import (
 from addons.identity import client_address
 from addons.respond import answer_decision, answer_plain, describe
 from policy import Action, Decision, Reason, Request, Subject
+from policy.decision import OVERRIDE_HEADERS
 
 logger = logging.getLogger("leeway.enforce")
 
@@ -48,6 +49,29 @@ def request_names(flow: http.HTTPFlow) -> tuple[str, ...]:
 def host_of(authority: str) -> str:
     """The host of an authority (`host:port`), remembered: a proxy sees the same few."""
     return url.parse_authority(authority, check=False)[0]
+
+
+_OVERRIDE_FIELDS = frozenset(name.encode() for name in OVERRIDE_HEADERS)
+_OVERRIDE_LENGTHS = frozenset(len(name) for name in _OVERRIDE_FIELDS)
+
+
+def method_overrides(headers: http.Headers) -> tuple[tuple[str, str], ...]:
+    """The (name, value) of each method override header, in one pass over the raw
+    fields: most requests carry none, and a look-up per name through the
+    case-insensitive mapping would scan the fields three times. The headers stay: a site
+    that honours them must see what was decided."""
+    found: tuple[tuple[str, str], ...] = ()
+    for name, value in headers.fields:
+        if len(name) in _OVERRIDE_LENGTHS and name.lower() in _OVERRIDE_FIELDS:
+            pair = (name.decode("latin-1"), value.decode("latin-1"))
+            found = (*found, pair)
+    return found
+
+
+def request_facts(flow: http.HTTPFlow, hosts: tuple[str, ...]) -> Request:
+    """The request's facts for the engine, for the names `hosts`."""
+    request = flow.request
+    return Request(request.method, hosts, method_overrides(request.headers))
 
 
 def connection_names(flow: http.HTTPFlow, decided: tuple[str, ...]) -> tuple[str, ...]:
@@ -91,12 +115,14 @@ class Enforce:
         subject, degraded = await self.leeway.subject_for(who)
         now = self.now()
         started = time.perf_counter()
-        method = flow.request.method
         hosts = request_names(flow)
-        decision = self.leeway.decide(subject, Request(method, hosts), now, degraded)
+        facts = request_facts(flow, hosts)
+        decision = self.leeway.decide(subject, facts, now, degraded)
         names = connection_names(flow, hosts)
         if names:
-            opened_for = self.leeway.decide(subject, Request(method, names), now, degraded)
+            opened_for = self.leeway.decide(
+                subject, Request(facts.method, names, facts.overrides), now, degraded
+            )
             if opened_for.action.severity > decision.action.severity:
                 self._observe(opened_for, who, subject, started, now)
                 answer_plain(
@@ -113,7 +139,7 @@ class Enforce:
         self.leeway.observer.decided(decision, who, subject, seconds, now)
 
     def _fail_mode(self, flow: http.HTTPFlow) -> Decision | None:
-        request = Request(flow.request.method, request_names(flow))
+        request = request_facts(flow, request_names(flow))
         try:
             return self.leeway.policy.decide(Subject.anonymous(), request, self.now())
         except Exception:

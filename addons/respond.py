@@ -114,6 +114,11 @@ def _html(status: int, html: str, extra: tuple[tuple[str, str], ...]) -> http.Re
 
 
 def _answer(flow: http.HTTPFlow, response: http.Response) -> None:
-    # A body that StreamBodies marked for streaming cannot be answered in its place.
+    # A body that Stream marked for streaming cannot be answered in its place.
     flow.request.stream = False
+    # A client waiting for `100 Continue` gets the answer instead (mitmproxy sends the 100
+    # after requestheaders unless the header is gone): it will not send the body, and the
+    # server cannot tell where a next request would begin, so the connection ends.
+    if flow.request.headers.pop("expect", None) is not None and not flow.request.is_http2:
+        response.headers["Connection"] = "close"
     flow.response = response

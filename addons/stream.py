@@ -4,7 +4,8 @@ mitmproxy's own `stream_large_bodies` also starts streaming a body halfway throu
 buffering it, and that crashes the connection when the request was already answered (a
 refused upload: mitmproxy cannot answer a request and stream it on at once). So Leeway
 leaves that option off and decides from the headers, after its own decision: a body over
-`STREAM_ABOVE`, or of unknown size, streams, unless Leeway answered the request itself.
+`STREAM_ABOVE`, or of unknown size, streams, unless Leeway answered the request itself;
+then `addons.refusal` sends the answer at once and drops the body as it arrives.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from mitmproxy import http
 from mitmproxy.net.http.http1 import expected_http_body_size
 
+from addons import refusal
 from addons.enforce import is_continue
 
 STREAM_ABOVE = 1024 * 1024  # bytes
@@ -48,8 +50,14 @@ def announced_small(headers: http.Headers, *, request: bool) -> bool:
 
 
 class Stream:
+    def running(self) -> None:
+        refusal.install()
+
+    def done(self) -> None:
+        refusal.uninstall()
+
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        # Answered requests are read whole and dropped; Continue forms are read by us.
+        # Answered requests are answered at once (addons.refusal); Continue forms we read.
         if flow.response or flow.error or not flow.live or is_continue(flow):
             return
         if should_stream(flow.request):

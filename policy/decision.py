@@ -87,6 +87,36 @@ class RoleMissing(NamedTuple):
 Unmet = TrainingMissing | TrainingExpired | RoleMissing
 
 
+class MethodOverride(NamedTuple):
+    """A method override header that makes a read method count as a write."""
+
+    header: str
+    method: str
+
+    def sentence(self) -> str:
+        return f"The request counts as posting: its {self.header} header names {self.method}."
+
+
+# Headers that many frameworks honour as the method: a GET naming POST in one is a post.
+OVERRIDE_HEADERS = {
+    name.lower(): name for name in ("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override")
+}
+
+
+def writing_override(overrides: tuple[tuple[str, str], ...]) -> MethodOverride | None:
+    """The first method override that names a write, among the request's (header, value)
+    pairs (any case, a comma list, spaces trimmed); None when none does."""
+    for header, value in overrides:
+        name = OVERRIDE_HEADERS.get(header.lower())
+        if name is None:
+            continue
+        for method in value.split(","):
+            method = method.strip().upper()
+            if method and method not in READ_METHODS:
+                return MethodOverride(name, method)
+    return None
+
+
 class RuleSkipped(NamedTuple):
     """A rule that names the category but whose condition does not hold."""
 
@@ -118,7 +148,7 @@ class AcknowledgedUntil(NamedTuple):
         return f"The warning for {self.category} was acknowledged, valid until {when}: allowed."
 
 
-Evidence = RuleSkipped | TrainingExpiring | AcknowledgedUntil
+Evidence = MethodOverride | RuleSkipped | TrainingExpiring | AcknowledgedUntil
 
 
 def _day(moment: datetime) -> date:
@@ -168,6 +198,7 @@ def _explain(d: Decision) -> list[str]:
     if d.category is None:
         return [f"{d.host} is in no category: allowed, not inspected."]
     lines = [f"{d.host} is in category {d.category} (listed as {d.matched_domain})."]
+    lines.extend(e.sentence() for e in d.evidence if isinstance(e, MethodOverride))
     if d.reason is Reason.STORE_UNAVAILABLE:
         lines.append("The training records could not be read: decided as a user with none.")
     lines.extend(e.sentence() for e in d.evidence if isinstance(e, RuleSkipped))
@@ -175,5 +206,7 @@ def _explain(d: Decision) -> list[str]:
         lines.append(f"No rule for {d.category} applies to this user: {d.access} is blocked.")
         return lines
     lines.append(f"Rule '{d.rule}' applies: {d.access} is {d.rule_action}.")
-    lines.extend(e.sentence() for e in d.evidence if not isinstance(e, RuleSkipped))
+    lines.extend(
+        e.sentence() for e in d.evidence if isinstance(e, TrainingExpiring | AcknowledgedUntil)
+    )
     return lines

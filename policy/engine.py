@@ -16,6 +16,7 @@ from policy.decision import (
     Action,
     Decision,
     Evidence,
+    MethodOverride,
     Reason,
     RoleMissing,
     RuleSkipped,
@@ -24,6 +25,7 @@ from policy.decision import (
     TrainingMissing,
     Unmet,
     access_for,
+    writing_override,
 )
 from policy.hosts import DomainIndex, InvalidHost, normalise_host
 from policy.model import Category, Module, Rule, Settings
@@ -35,18 +37,24 @@ _REMEMBER_LENGTH = 255
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """The facts of one request: its method and every name it carries.
+    """The facts of one request: its method, every name it carries and its method
+    override headers.
 
     `hosts` holds the CONNECT target, the TLS SNI and the Host or `:authority`, as far
-    as they are known; the strictest decision among them wins.
+    as they are known; the strictest decision among them wins. `overrides` holds the
+    (name, value) of each method override header (`X-HTTP-Method-Override`, ...): one
+    that names a write makes a read method a write (DESIGN step 2).
     """
 
     method: str
     hosts: tuple[str, ...]
+    overrides: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def to(cls, host: str, method: str = "GET") -> Request:
-        return cls(method=method, hosts=(host,))
+    def to(
+        cls, host: str, method: str = "GET", overrides: tuple[tuple[str, str], ...] = ()
+    ) -> Request:
+        return cls(method=method, hosts=(host,), overrides=overrides)
 
 
 class Policy:
@@ -84,10 +92,17 @@ class Policy:
     def decide(self, subject: Subject, request: Request, now: datetime) -> Decision:
         """Decide `request` for `subject` at `now`; never raises."""
         access = access_for(request.method)
+        override = None
+        if request.overrides and access is Access.READ:
+            override = writing_override(request.overrides)
+            if override is not None:
+                access = Access.WRITE
         hosts = request.hosts
         if len(hosts) == 1:
-            return self._decide_host(subject, hosts[0], access, now)
-        decisions = [self._decide_host(subject, h, access, now) for h in dict.fromkeys(hosts)]
+            return self._decide_host(subject, hosts[0], access, now, override)
+        decisions = [
+            self._decide_host(subject, h, access, now, override) for h in dict.fromkeys(hosts)
+        ]
         return max(decisions, key=_strictness)
 
     def _classify(self, raw: str) -> tuple[str, tuple[str, str] | None] | InvalidHost:
@@ -104,7 +119,14 @@ class Policy:
             self._seen[raw] = known
         return known
 
-    def _decide_host(self, subject: Subject, raw: str, access: Access, now: datetime) -> Decision:
+    def _decide_host(
+        self,
+        subject: Subject,
+        raw: str,
+        access: Access,
+        now: datetime,
+        override: MethodOverride | None = None,
+    ) -> Decision:
         known = self._classify(raw)
         if isinstance(known, InvalidHost):
             return Decision(
@@ -116,7 +138,7 @@ class Policy:
                 Action.ALLOW, access, Reason.UNCATEGORIZED, host, None, None, self.revision
             )
         category, listed = match
-        skipped: list[Evidence] = []
+        skipped: list[Evidence] = [] if override is None else [override]
         notice = self.settings.renewal_notice
         for rule in self._rules_by_category[category]:
             unmet, expiring = _check(rule, subject, now, notice)

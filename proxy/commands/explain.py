@@ -17,6 +17,7 @@ from proxy.commands import CommandError, Context, Subparsers, now, option_time, 
 from proxy.plain_text import aligned
 from proxy.store.entitlements import SqlEntitlements
 
+OVERRIDE_HEADER = "X-HTTP-Method-Override"
 _METHOD = re.compile(r"[A-Za-z]{1,20}")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -31,6 +32,12 @@ def register(groups: Subparsers) -> None:
     explain.add_argument("url", metavar="URL", help="with or without scheme: www.facebook.com/x")
     explain.add_argument(
         "--method", metavar="M", type=_method, default="GET", help="HTTP method (default GET)"
+    )
+    explain.add_argument(
+        "--override",
+        metavar="M",
+        type=_method,
+        help="decide as if the request carried X-HTTP-Method-Override: M",
     )
     explain.add_argument("--at", metavar="ISO", help="decide at this moment (default: now)")
     explain.add_argument("--json", action="store_true", help="print one JSON object")
@@ -65,7 +72,8 @@ def run_explain(args: argparse.Namespace, context: Context) -> int:
     policy = context.policy()
     at = option_time(args.at, "--at", now())
     subject = SqlEntitlements(context.engine()).subject_for(username, at)
-    decision = policy.decide(subject, Request.to(host, args.method), at)
+    overrides = () if args.override is None else ((OVERRIDE_HEADER, args.override),)
+    decision = policy.decide(subject, Request.to(host, args.method, overrides), at)
     sentences = list(decision.explanation)
     if not subject.known:
         sentences.insert(
@@ -83,7 +91,12 @@ def run_explain(args: argparse.Namespace, context: Context) -> int:
         }
         context.say(json.dumps(document, indent=2))
         return 0
-    context.say(*_table(decision, subject, args.method, at.isoformat(), policy.source))
+    method = (
+        args.method
+        if args.override is None
+        else f"{args.method}, {OVERRIDE_HEADER}: {args.override}"
+    )
+    context.say(*_table(decision, subject, method, at.isoformat(), policy.source))
     context.say("", *sentences)
     return 0
 

@@ -260,6 +260,38 @@ def test_a_degraded_store_leaves_uncategorised_sites_alone() -> None:
     assert decision_of(flow).reason is Reason.UNCATEGORIZED
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"X-HTTP-Method-Override": "POST"}, id="X-HTTP-Method-Override"),
+        pytest.param({"x-http-method": " delete "}, id="X-HTTP-Method, any case"),
+        pytest.param({"X-Method-Override": "GET, PUT"}, id="X-Method-Override list"),
+    ],
+)
+def test_a_get_overridden_to_a_write_is_decided_as_posting(headers: dict[str, str]) -> None:
+    flow = enforce(request_flow("www.facebook.com", headers={**XHR_JSON, **headers}))
+    response = answered(flow, 403)
+    assert response.headers[DECISION_HEADER] == "block; reason=rule_matched; category=social"
+    decision = decision_of(flow)
+    assert decision.access == "write"
+    assert any(s.startswith("The request counts as posting: its X-") for s in decision.explanation)
+
+
+def test_a_trained_users_overridden_get_goes_through_with_its_header() -> None:
+    flow = request_flow("www.facebook.com", headers={**XHR_JSON, "X-HTTP-Method-Override": "POST"})
+    flow = enforce(flow, user="pat")
+    assert flow.response is None
+    assert decision_of(flow).access == "write"
+    assert flow.request.headers["X-HTTP-Method-Override"] == "POST"
+
+
+def test_an_override_naming_a_read_stays_a_read() -> None:
+    flow = request_flow("www.facebook.com", headers={**XHR_JSON, "X-HTTP-Method-Override": "HEAD"})
+    enforce(flow, user="tess")
+    assert flow.response is None
+    assert decision_of(flow).access == "read"
+
+
 def test_answering_a_streamed_request_stops_the_stream() -> None:
     flow = request_flow("www.facebook.com", method="POST", headers={"Sec-Fetch-Dest": "video"})
     flow.request.stream = True

@@ -6,6 +6,7 @@ It answers each request with JSON describing it, so tests can check what a site 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import ssl
 import threading
@@ -21,6 +22,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body_length: int = 0
+    body_sha256: str = ""
 
 
 @dataclass
@@ -52,6 +54,7 @@ def _handler(origin_ref: list[Origin]) -> type[BaseHTTPRequestHandler]:
                 self.path,
                 dict(self.headers.items()),
                 len(body),
+                hashlib.sha256(body).hexdigest(),
             )
             origin_ref[0].seen.append(seen)
             body = json.dumps({"origin": True, "method": seen.method, "path": seen.path}).encode()

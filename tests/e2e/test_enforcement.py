@@ -25,6 +25,7 @@ IMAGE = {"Accept": "image/avif,image/webp,*/*", "Sec-Fetch-Mode": "no-cors"}
 SOCIAL_WARN = "warn; reason=rule_matched; category=social"
 SOCIAL_BLOCK = "block; reason=rule_matched; category=social"
 SOCIAL_ALLOW = "allow; reason=rule_matched; category=social"
+OVERRIDE = "X-HTTP-Method-Override"
 
 
 @pytest.fixture
@@ -65,6 +66,14 @@ CASES = [
     pytest.param(
         Case("alice", "POST", XHR, 403, SOCIAL_BLOCK, '"error": "leeway_block"'),
         id="untrained write xhr -> short 403",
+    ),
+    pytest.param(
+        Case("alice", "GET", {**XHR, OVERRIDE: "POST"}, 403, SOCIAL_BLOCK, '"leeway_block"'),
+        id="untrained GET overridden to POST -> short 403",
+    ),
+    pytest.param(
+        Case("alice", "GET", {**PAGE, OVERRIDE: "POST"}, 403, SOCIAL_BLOCK, "Posting to"),
+        id="untrained GET overridden to POST, page -> block page",
     ),
     pytest.param(
         Case("trina", "GET", IMAGE, 200, None, '"origin": true'),
@@ -140,6 +149,28 @@ def test_each_action(
     else:
         assert seen == [], "a refused request reached the site"
         assert answer.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_an_allowed_override_reaches_the_site_with_its_header(
+    proxy: LeewayProcess,
+    http_origin: Origin,
+    https_origin: Origin,
+    origin_certs: OriginCerts,
+    scheme: str,
+) -> None:
+    """A site that honours the override must see it: it is decided on (trina may read but
+    is warned before posting), not removed (paul may post)."""
+    origin = https_origin if scheme == "https" else http_origin
+    url = f"{scheme}://www.facebook.com:{origin.port}/feed"
+    with client(proxy, origin_certs.ca, user="trina", password=PASSWORDS["trina"]) as http:
+        warned = http.get(url, headers={**XHR, OVERRIDE: "POST"})
+    assert (warned.status_code, warned.headers.get("x-leeway-decision")) == (403, SOCIAL_WARN)
+    with client(proxy, origin_certs.ca, user="paul", password=PASSWORDS["paul"]) as http:
+        answer = http.get(url, headers={**XHR, OVERRIDE: "POST"})
+    assert answer.status_code == 200, answer.text
+    [seen] = origin.requests_for("www.facebook.com")
+    assert {k.lower(): v for k, v in seen.headers.items()}[OVERRIDE.lower()] == "POST"
 
 
 NON_PAGE_ACCEPTS = [

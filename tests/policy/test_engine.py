@@ -62,9 +62,18 @@ R = Reason
 
 
 def case(
-    id: str, subject: Subject, hosts: str, method: str, action: Action, reason: Reason
+    id: str,
+    subject: Subject,
+    hosts: str,
+    method: str,
+    action: Action,
+    reason: Reason,
+    *overrides: tuple[str, str],
 ) -> object:
-    return pytest.param(subject, tuple(hosts.split()), method, action, reason, id=id)
+    return pytest.param(subject, tuple(hosts.split()), method, action, reason, overrides, id=id)
+
+
+OVERRIDE = "X-HTTP-Method-Override"
 
 
 TABLE = [
@@ -147,10 +156,80 @@ TABLE = [
         R.RULE_MATCHED,
     ),
     case("fronting: invalid name blocks", TRAINED, "x.com bad..name", "GET", B, R.INVALID_HOST),
+    case(
+        "GET overridden to POST -> write",
+        ANON,
+        "x.com",
+        "GET",
+        B,
+        R.RULE_MATCHED,
+        (OVERRIDE, "POST"),
+    ),
+    case(
+        "X-HTTP-Method names DELETE",
+        TRAINED,
+        "x.com",
+        "GET",
+        W,
+        R.RULE_MATCHED,
+        ("X-HTTP-Method", "DELETE"),
+    ),
+    case(
+        "X-Method-Override, any case",
+        ANON,
+        "x.com",
+        "HEAD",
+        B,
+        R.RULE_MATCHED,
+        ("x-method-override", " put "),
+    ),
+    case(
+        "override naming a read stays a read",
+        ANON,
+        "x.com",
+        "GET",
+        W,
+        R.RULE_MATCHED,
+        (OVERRIDE, "head"),
+    ),
+    case(
+        "override list: any write wins",
+        ANON,
+        "x.com",
+        "GET",
+        B,
+        R.RULE_MATCHED,
+        (OVERRIDE, "GET, PATCH"),
+    ),
+    case(
+        "several overrides: any write wins",
+        ANON,
+        "x.com",
+        "GET",
+        B,
+        R.RULE_MATCHED,
+        (OVERRIDE, "GET"),
+        ("X-HTTP-Method", "POST"),
+    ),
+    case(
+        "empty override is no override", ANON, "x.com", "GET", W, R.RULE_MATCHED, (OVERRIDE, " , ")
+    ),
+    case(
+        "other header is no override", ANON, "x.com", "GET", W, R.RULE_MATCHED, ("X-Method", "POST")
+    ),
+    case(
+        "override on an allowed write",
+        PUBLISHER,
+        "x.com",
+        "GET",
+        A,
+        R.RULE_MATCHED,
+        (OVERRIDE, "POST"),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("subject", "hosts", "method", "action", "reason"), TABLE)
+@pytest.mark.parametrize(("subject", "hosts", "method", "action", "reason", "overrides"), TABLE)
 def test_decision_table(
     policy: Policy,
     subject: Subject,
@@ -158,8 +237,9 @@ def test_decision_table(
     method: str,
     action: Action,
     reason: Reason,
+    overrides: tuple[tuple[str, str], ...],
 ) -> None:
-    decision = policy.decide(subject, Request(method, hosts), NOW)
+    decision = policy.decide(subject, Request(method, hosts, overrides), NOW)
     assert (decision.action, decision.reason) == (action, reason)
     assert decision.revision == policy.revision
 
@@ -191,6 +271,18 @@ def test_explanation_of_renewal_and_acknowledgement(policy: Policy) -> None:
     assert any("expires on 2026-12-01" in s for s in renewal.explanation)
     acked = policy.decide(ACKED, Request.to("x.com"), NOW)
     assert any("acknowledged" in s for s in acked.explanation)
+
+
+def test_an_override_is_explained_and_decided_as_write(policy: Policy) -> None:
+    request = Request.to("www.facebook.com", "GET", (("x-http-method-override", "post"),))
+    d = policy.decide(ANON, request, NOW)
+    assert (d.action, d.access) == (Action.BLOCK, "write")
+    assert d.explanation[1] == (
+        "The request counts as posting: its X-HTTP-Method-Override header names POST."
+    )
+    assert d.explanation[-1] == "Rule 'everyone' applies: write is block."
+    plain = policy.decide(ANON, Request.to("www.facebook.com", "POST"), NOW)
+    assert not any("counts as posting" in s for s in plain.explanation)
 
 
 def test_no_matching_rule_is_explained(policy: Policy) -> None:

@@ -167,6 +167,16 @@ def test_a_bad_url_is_refused(staff: Leeway, url: str, message: str) -> None:
     assert result.err.startswith(message)
 
 
+def test_an_override_naming_post_is_decided_and_explained_as_posting(staff: Leeway) -> None:
+    document = explain(staff, "trained", "www.facebook.com", "--override", "post", "--at", AT)
+    assert (document["access"], document["action"]) == ("write", "warn")
+    assert document["explanation"][1] == (
+        "The request counts as posting: its X-HTTP-Method-Override header names POST."
+    )
+    table = staff.ok("explain", "trained", "www.facebook.com", "--override", "POST", "--at", AT)
+    assert "GET, X-HTTP-Method-Override: POST (write)" in table
+
+
 def test_a_bad_method_is_a_usage_error(staff: Leeway) -> None:
     result = staff("explain", "alice", "x.com", "--method", "GE T")
     assert result.code == 2
