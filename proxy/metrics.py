@@ -98,6 +98,9 @@ class Metrics:
         self._dropped = Counter(
             "leeway_audit_events_dropped", "Audit events lost (must stay 0)", registry=registry
         )
+        self._addon_errors = new(
+            "leeway_addon_errors", "Exceptions in Leeway's addon hooks (must stay 0)", ("hook",)
+        )
         self._store_errors = StoreErrors()
         registry.register(self._store_errors)
         self._store: StoreGaugeCollector | None = None
@@ -152,6 +155,14 @@ class Metrics:
                 f"tunnel refusal {reason!r}: expected one of {', '.join(TUNNEL_REFUSALS)}"
             )
         self._tunnels.inc((self._category(category), reason))
+
+    def addon_hooks(self, names: Iterable[str]) -> None:
+        """Let the hooks Leeway's addons handle in (mitmproxy's names), at 0."""
+        for name in names:
+            self._addon_errors.make(name)
+
+    def addon_failed(self, hook: str) -> None:
+        self._addon_errors.inc((hook,))
 
     def store_error(self) -> None:
         self._store_errors.inc()

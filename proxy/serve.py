@@ -11,6 +11,7 @@ import errno
 import logging
 import signal
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,9 +112,16 @@ def serve(config: RunConfig, engine: Engine) -> int:
 
 
 async def serve_loop(
-    config: RunConfig, engine: Engine, policy: Policy, key: bytes, worker: WorkerLink | None = None
+    config: RunConfig,
+    engine: Engine,
+    policy: Policy,
+    key: bytes,
+    worker: WorkerLink | None = None,
+    *,
+    first: Sequence[object] = (),
 ) -> int:
-    """The proxy in this process's event loop: alone, or as one of `leeway run --workers N`."""
+    """The proxy in this process's event loop: alone, or as one of `leeway run --workers N`.
+    `first`: addons that run before Leeway's own, in its chain (a test's part that fails)."""
     logging.getLogger().setLevel(logging.INFO)
     # One line per client connection is noise on an office proxy; errors still show.
     logging.getLogger("mitmproxy.proxy.server").setLevel(logging.WARNING)
@@ -153,22 +161,24 @@ async def serve_loop(
     else:
         ending = [watch.retention, worker] if worker.index == 0 else [worker]
         worker.attach(leeway, watch.registry, master)
-    master.addons.add(
-        Chain(
-            Identity(leeway),
-            Gate(leeway),
-            Acknowledge(leeway),
-            Enforce(leeway),
-            Tunnel(leeway),
-            Stream(),
-            Usage(watch.recorder),
-            PolicyReloader(leeway, config.policy_path, on_change=watch.policy_changed),
-            AddressRefresher(book, engine),
-            ChangeListener(engine, cache, book),
-            AcknowledgementFlusher(writer),
-            *ending,
-        )
+    chain = Chain(
+        *first,
+        Identity(leeway),
+        Gate(leeway),
+        Acknowledge(leeway),
+        Enforce(leeway),
+        Tunnel(leeway),
+        Stream(),
+        Usage(watch.recorder),
+        PolicyReloader(leeway, config.policy_path, on_change=watch.policy_changed),
+        AddressRefresher(book, engine),
+        ChangeListener(engine, cache, book),
+        AcknowledgementFlusher(writer),
+        *ending,
+        on_error=watch.metrics.addon_failed,
     )
+    watch.metrics.addon_hooks(chain.hooks)
+    master.addons.add(chain)
     _apply_options(master, config)
     await _start_watching(watch, serve_metrics=worker is None)
     loop = asyncio.get_running_loop()
