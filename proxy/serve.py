@@ -41,7 +41,7 @@ from proxy.store.keys import signing_key
 if TYPE_CHECKING:
     from proxy.worker import WorkerLink
 
-logger = logging.getLogger("leeway")
+logger = logging.getLogger("leeway.serve")
 
 # Production defaults: never contact a site before deciding. Large bodies (video) are
 # streamed by Leeway's own Stream addon: mitmproxy's `stream_large_bodies` would crash the

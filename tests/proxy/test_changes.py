@@ -156,7 +156,7 @@ def test_an_unknown_change_is_logged(engine: Engine, caplog: pytest.LogCaptureFi
 def test_a_lost_connection_is_remade_and_everybody_reloaded(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="proxy.changes")
+    caplog.set_level(logging.INFO, logger="leeway.changes")
 
     async def scenario() -> None:
         cache = await primed("alice", "bob")
@@ -179,7 +179,7 @@ def test_a_lost_connection_is_remade_and_everybody_reloaded(
 def test_an_unreachable_database_is_logged_once_and_retried_until_back(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="proxy.changes")
+    caplog.set_level(logging.INFO, logger="leeway.changes")
     url = make_url(db_url)
     forwarder = Forwarder((url.host or "127.0.0.1", url.port or 5432))  # not started: refused
     through = url.set(port=forwarder.port, password="s3cret")
