@@ -113,9 +113,6 @@ async def serve_loop(
     config: RunConfig, engine: Engine, policy: Policy, key: bytes, worker: WorkerLink | None = None
 ) -> int:
     """The proxy in this process's event loop: alone, or as one of `leeway run --workers N`."""
-    logging.getLogger().setLevel(logging.INFO)
-    # One line per client connection is noise on an office proxy; errors still show.
-    logging.getLogger("mitmproxy.proxy.server").setLevel(logging.WARNING)
     opts = options.Options(
         listen_host=config.listen_host,
         listen_port=config.listen_port,
