@@ -225,6 +225,16 @@ def test_the_banner_says_where_and_what(tmp_path: Path, leeway_run: Proxies) -> 
     assert "http://mitm.it" in banner
 
 
+def test_the_audit_journal_goes_beside_the_database_not_in_the_working_directory(
+    tmp_path: Path, leeway_run: Proxies
+) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    leeway_run(db_url=f"sqlite:///{store / 'office.db'}").start()
+    assert (store / "office-audit.journal.lock").is_file()  # locked before listening
+    assert sorted(p.name for p in tmp_path.iterdir() if "journal" in p.name) == []
+
+
 def test_the_banner_masks_the_database_password(capsys: pytest.CaptureFixture[str]) -> None:
     url = "postgresql://leeway:s3cret-pw@db.example:5432/leeway"
     engine = make_engine(url)
