@@ -197,6 +197,7 @@ def wait_for_line(child: subprocess.Popen[str], expected: str, timeout: float = 
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_sigkill_during_an_outage_loses_nothing(
     engine: Engine, outage: Outage, tmp_path: Path
 ) -> None:

@@ -51,6 +51,7 @@ def levels_after(*args: str, cwd: Path) -> str:
     return done.stdout.strip()
 
 
+@pytest.mark.process
 def test_run_logs_info_before_it_serves(tmp_path: Path) -> None:
     """Set by the command line: even a `run` that stops before serving has set them."""
     with socket.socket() as taken:
@@ -62,6 +63,7 @@ def test_run_logs_info_before_it_serves(tmp_path: Path) -> None:
         assert levels_after(*args, cwd=tmp_path) == "1 INFO WARNING"
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("args", [["policy", "check", "policy/default_policy.toml"], ["--help"]])
 def test_administration_commands_keep_the_default_level(args: list[str]) -> None:
     assert levels_after(*args, cwd=ROOT).splitlines()[-1] == "0 WARNING NOTSET"

@@ -27,6 +27,7 @@ from policy.loader import default_policy_path
 from proxy.serve import RunConfig, print_banner
 from proxy.store.db import make_engine
 
+pytestmark = pytest.mark.process
 ROOT = Path(__file__).resolve().parents[2]
 UNREACHABLE_DB = "postgresql+psycopg://postgres@127.0.0.1:1/x"
 
