@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mitmproxy import http, tls
+from mitmproxy.proxy import layer, server_hooks
 
 LIFECYCLE = ("configure", "running", "done")
-SYNC_FLOW = ("tls_clienthello", "responseheaders", "response")
-ASYNC_FLOW = ("http_connect", "requestheaders", "request")
+SYNC_FLOW = ("next_layer", "tls_clienthello", "responseheaders", "response")
+ASYNC_FLOW = ("http_connect", "server_connect", "requestheaders", "request")
 
 
 class Chain:
@@ -36,9 +37,9 @@ class Chain:
         for hook in self._hooks[name]:
             hook(*args)
 
-    async def _each_awaiting(self, name: str, flow: http.HTTPFlow) -> None:
+    async def _each_awaiting(self, name: str, data: object) -> None:
         for hook in self._hooks[name]:
-            result = hook(flow)
+            result = hook(data)
             # Most hooks return None: skip inspect.isawaitable, a Python-level call.
             if result is not None and inspect.isawaitable(result):
                 await result
@@ -51,6 +52,12 @@ class Chain:
 
     def done(self) -> None:
         self._each("done")
+
+    def next_layer(self, data: layer.NextLayer) -> None:
+        self._each("next_layer", data)
+
+    def server_connect(self, data: server_hooks.ServerConnectionHookData) -> Awaitable[None]:
+        return self._each_awaiting("server_connect", data)
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         self._each("tls_clienthello", data)

@@ -81,6 +81,8 @@ class Observer(Protocol):
 
     def transferred(self, category: str | None, direction: str, size: int) -> None: ...
 
+    def tunnel_refused(self, category: str | None, reason: str) -> None: ...
+
 
 class Siblings(Protocol):
     """The other processes of this proxy (`leeway run --workers N`), told of each Continue:
@@ -110,6 +112,9 @@ class Nobody:
         return None
 
     def transferred(self, category: str | None, direction: str, size: int) -> None:
+        return None
+
+    def tunnel_refused(self, category: str | None, reason: str) -> None:
         return None
 
 

@@ -22,6 +22,15 @@ from policy.hosts import InvalidHost, normalise_host
 logger = logging.getLogger("leeway.gate")
 
 
+async def subject_at_connect(leeway: Leeway, who: Who, host: str) -> tuple[Subject, bool]:
+    """The entitlements of `who`, tunnelling to `host`, and whether the store is down."""
+    try:
+        return await leeway.subject_for(who)
+    except Exception:  # the fail mode: decide as a user with no training and no roles
+        logger.exception("entitlements failed at CONNECT to %s", host)
+        return Subject.anonymous(), False
+
+
 class Gate:
     def __init__(self, leeway: Leeway, now: Callable[[], datetime] | None = None) -> None:
         self.leeway = leeway
@@ -45,11 +54,7 @@ class Gate:
         if self.leeway.intercept or flow.response or flow.error:
             return
         who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
-        try:
-            subject, degraded = await self.leeway.subject_for(who)
-        except Exception:  # the fail mode: decide as a user with no training and no roles
-            logger.exception("entitlements failed at CONNECT to %s", flow.request.host)
-            subject, degraded = Subject.anonymous(), False
+        subject, degraded = await subject_at_connect(self.leeway, who, flow.request.host)
         # The method is hidden inside the tunnel: decide the tunnel as reading.
         request = Request("GET", (flow.request.host,))
         now, started = self.now(), time.perf_counter()

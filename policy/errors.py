@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import ErrorDetails
+
+from policy.locate import TomlPath, toml_path
 
 _TABLE_NAMES = {"modules": "module", "categories": "category"}
 _KNOWN_KEYS = {
@@ -17,21 +20,48 @@ _KNOWN_KEYS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyIssue:
+    """One mistake: where (`rule 'x'`; empty for the whole file), why, and where in the text."""
+
+    place: str
+    reason: str
+    path: TomlPath = ()
+    line: int | None = None
+
+    def describe(self, label: str) -> str:
+        """`policy.toml: rule 'x': read: 'alow' is not one of ... (line 9, rules[0].read)`."""
+        text = f"{label}: {self.place}: {self.reason}" if self.place else f"{label}: {self.reason}"
+        if self.line is None:
+            return text
+        where = f"line {self.line}, {toml_path(self.path)}" if self.path else f"line {self.line}"
+        return f"{text} ({where})"
+
+
 class PolicyError(ValueError):
-    """A policy file that cannot be used; `errors` lists every mistake found."""
+    """A policy file that cannot be used; `errors` lists every mistake found, in file order."""
 
-    def __init__(self, label: str, errors: Sequence[str]) -> None:
+    def __init__(self, label: str, errors: Sequence[PolicyIssue | str]) -> None:
         self.label = label
-        self.errors = tuple(errors)
-        super().__init__("\n".join(f"{label}: {e}" for e in self.errors))
+        self.errors = tuple(e if isinstance(e, PolicyIssue) else PolicyIssue("", e) for e in errors)
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        """One line per mistake, each naming the file."""
+        return [issue.describe(self.label) for issue in self.errors]
 
 
-def describe_validation_error(err: ErrorDetails, raw: Mapping[str, Any]) -> str:
-    """`rule 'everyone': read: 'alow' is not one of allow, warn, block`, and the like."""
-    loc = tuple(err["loc"])
+def describe_validation_error(
+    err: ErrorDetails, raw: Mapping[str, Any], prefix: TomlPath = ()
+) -> PolicyIssue:
+    """`rule 'everyone'` / `read: 'alow' is not one of allow, warn, block`, and the like.
+
+    `raw` is the whole document; `prefix` is where the validated value sits in it.
+    """
+    loc = prefix + tuple(err["loc"])
     place, key = _place(loc, raw)
-    reason = _reason(err, loc, key)
-    return f"{place}: {reason}" if place else reason
+    path = loc[:-1] if loc and loc[-1] == "[key]" else loc
+    return PolicyIssue(place, _reason(err, loc, key), path)
 
 
 def _place(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> tuple[str, str]:
@@ -44,13 +74,14 @@ def _place(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> tuple[str, str
     if table == "settings":
         return "[settings]", str(rest[0])
     if table == "rules" and isinstance(rest[0], int):
-        return _rule_place(rest[0], raw), _key(rest[1:])
+        return rule_place(rest[0], raw), _key(rest[1:])
     if table in _TABLE_NAMES:
         return f"{_TABLE_NAMES[table]} '{rest[0]}'", _key(rest[1:])
     return table, _key(rest)
 
 
-def _rule_place(index: int, raw: Mapping[str, Any]) -> str:
+def rule_place(index: int, raw: Mapping[str, Any]) -> str:
+    """`rule 'name'` when the rule has a name of some sort, else `rule #3`."""
     rules = raw.get("rules")
     if isinstance(rules, list) and index < len(rules) and isinstance(rules[index], dict):
         name = rules[index].get("name")

@@ -1,75 +1,27 @@
 """Reading a policy file: TOML, validated by pydantic, compiled into a `Policy`.
 
-Every mistake is reported with the file, the table, the key and the reason, all at once.
+Every mistake is reported at once, in file order, each with the file, the place, the line
+and the reason: schema mistakes and references to unknown names alike.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import tomllib
-from datetime import timedelta
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-
-from policy.decision import Action
-from policy.durations import parse_duration
 from policy.engine import Policy
-from policy.errors import PolicyError, describe_validation_error
+from policy.errors import PolicyError, PolicyIssue, rule_place
 from policy.hosts import HostError, normalise_domain
+from policy.locate import TomlPath, key_lines, line_of
 from policy.model import Category, Module, Rule, Settings
+from policy.tables import Tables, validate_tables
 
 DEFAULT_POLICY = "default_policy.toml"
-
-
-def _positive(span: timedelta) -> timedelta:
-    if span <= timedelta(0):
-        raise ValueError("must be longer than zero")
-    return span
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
-Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
-Text = Annotated[str, Field(min_length=1)]
-
-
-class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SettingsTable(_Table):
-    acknowledgement_ttl: PositiveDuration = timedelta(hours=8)
-    renewal_notice: Duration = timedelta(days=14)
-
-
-class ModuleTable(_Table):
-    title: Text
-    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
-    valid_for: PositiveDuration | None = None
-
-
-class CategoryTable(_Table):
-    domains: Annotated[list[Text], Field(min_length=1)]
-    guidance: list[Text] = []
-
-
-class RuleTable(_Table):
-    name: Name
-    categories: Annotated[list[Name], Field(min_length=1)]
-    roles_any: list[Name] = []
-    training_all: list[Name] = []
-    read: Action
-    write: Action | None = None
-
-
-class PolicyFile(_Table):
-    settings: SettingsTable = SettingsTable()
-    modules: dict[Name, ModuleTable] = {}
-    categories: Annotated[dict[Name, CategoryTable], Field(min_length=1)]
-    rules: list[RuleTable] = []
 
 
 def load_policy(path: Path | str) -> Policy:
@@ -94,39 +46,54 @@ def default_policy_path() -> Path:
 
 def parse_policy(content: bytes, *, source: str, label: str) -> Policy:
     """Compile policy `content`; `label` prefixes every error message."""
+    text = _decode(content, label)
     try:
-        raw = tomllib.loads(content.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise PolicyError(label, [f"not UTF-8 text (byte {e.start})"]) from e
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise PolicyError(label, [f"not valid TOML: {e}"]) from e
+    tables, issues = validate_tables(raw)
+    categories = _categories(tables, issues)
+    _check_references(tables, raw, issues)
+    if issues:
+        raise PolicyError(label, _in_file_order(issues, text))
+    return _compile(tables, categories, source, hashlib.sha256(content).hexdigest()[:12])
+
+
+def _decode(content: bytes, label: str) -> str:
+    """The text, without the byte-order mark that some editors (Notepad) put first."""
+    bom = len(codecs.BOM_UTF8) if content.startswith(codecs.BOM_UTF8) else 0
     try:
-        model = PolicyFile.model_validate(raw)
-    except ValidationError as e:
-        raise PolicyError(label, [describe_validation_error(err, raw) for err in e.errors()]) from e
-    errors: list[str] = []
-    categories = _categories(model, errors)
-    _check_rules(model, errors)
-    if errors:
-        raise PolicyError(label, errors)
-    return _compile(model, categories, source, hashlib.sha256(content).hexdigest()[:12])
+        return content[bom:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        offset = bom + e.start
+        line = content[:offset].count(b"\n") + 1
+        reason = f"not UTF-8 text: byte 0x{content[offset]:02x} at offset {offset}"
+        raise PolicyError(label, [PolicyIssue("", reason, line=line)]) from None
 
 
-def _categories(model: PolicyFile, errors: list[str]) -> dict[str, Category]:
+def _in_file_order(issues: list[PolicyIssue], text: str) -> list[PolicyIssue]:
+    lines = key_lines(text)
+    located = [replace(issue, line=line_of(lines, issue.path)) for issue in issues]
+    return sorted(located, key=lambda issue: issue.line or 0)  # stable: same line, found order
+
+
+def _categories(tables: Tables, issues: list[PolicyIssue]) -> dict[str, Category]:
     """Normalise every listed domain; a domain may belong to one category only."""
     owner: dict[str, str] = {}
     categories: dict[str, Category] = {}
-    for name, table in model.categories.items():
+    for name, table in tables.categories.items():
         domains: list[str] = []
-        for raw in table.domains:
+        for index, raw in enumerate(table.domains):
+            where = ("categories", name, "domains", index)
             try:
                 domain = normalise_domain(raw)
             except HostError as e:
-                errors.append(f"category '{name}': domains: {e}")
+                issues.append(PolicyIssue(f"category '{name}'", f"domains: {e}", where))
                 continue
             if domain in owner:
-                where = "twice" if owner[domain] == name else f"also in '{owner[domain]}'"
-                errors.append(f"category '{name}': domains: '{raw}' is listed {where}")
+                also = "twice" if owner[domain] == name else f"also in '{owner[domain]}'"
+                reason = f"domains: '{raw}' is listed {also}"
+                issues.append(PolicyIssue(f"category '{name}'", reason, where))
                 continue
             owner[domain] = name
             domains.append(domain)
@@ -134,33 +101,45 @@ def _categories(model: PolicyFile, errors: list[str]) -> dict[str, Category]:
     return categories
 
 
-def _check_rules(model: PolicyFile, errors: list[str]) -> None:
-    known_categories = ", ".join(sorted(model.categories))
-    known_modules = ", ".join(sorted(model.modules)) or "none"
+def _check_references(tables: Tables, raw: dict[str, Any], issues: list[PolicyIssue]) -> None:
+    """Rule names are unique, and rules name categories and modules the file defines.
+
+    A name whose table is defined but broken counts as known: its own mistakes are reported,
+    and an "unknown module" on top would send the reader looking for a typo that is not there.
+    For the same reason nothing is checked against a section that is missing or not a table.
+    """
+    known_categories = ", ".join(sorted(tables.category_names)) or "none"
+    known_modules = ", ".join(sorted(tables.module_names)) or "none"
     seen: set[str] = set()
-    for rule in model.rules:
-        where = f"rule '{rule.name}'"
-        if rule.name in seen:
-            errors.append(f"{where}: duplicate rule name")
-        seen.add(rule.name)
-        errors.extend(
-            f"{where}: unknown category '{c}' (known: {known_categories})"
-            for c in rule.categories
-            if c not in model.categories
-        )
-        errors.extend(
-            f"{where}: unknown module '{m}' in training_all (known: {known_modules})"
-            for m in rule.training_all
-            if m not in model.modules
-        )
+    for rule in tables.references:
+        place, at = rule_place(rule.index, raw), ("rules", rule.index)
+        if rule.name is not None and rule.name in seen:
+            issues.append(PolicyIssue(place, "duplicate rule name", (*at, "name")))
+        seen.add(rule.name or "")
+        if "categories" not in tables.broken_sections:
+            issues.extend(
+                PolicyIssue(place, f"unknown category '{c}' (known: {known_categories})", path)
+                for path, c in _named(at, "categories", rule.categories)
+                if c not in tables.category_names
+            )
+        if "modules" not in tables.broken_sections:
+            issues.extend(
+                PolicyIssue(
+                    place, f"unknown module '{m}' in training_all (known: {known_modules})", path
+                )
+                for path, m in _named(at, "training_all", rule.training_all)
+                if m not in tables.module_names
+            )
 
 
-def _compile(
-    model: PolicyFile, categories: dict[str, Category], source: str, revision: str
-) -> Policy:
+def _named(at: TomlPath, key: str, names: tuple[str, ...]) -> list[tuple[TomlPath, str]]:
+    return [((*at, key, index), name) for index, name in enumerate(names)]
+
+
+def _compile(tables: Tables, categories: dict[str, Category], source: str, revision: str) -> Policy:
     modules = {
         key: Module(key, table.title, table.url, table.valid_for)
-        for key, table in model.modules.items()
+        for key, table in tables.modules.items()
     }
     rules = [
         Rule(
@@ -171,9 +150,9 @@ def _compile(
             training_all=tuple(modules[m] for m in r.training_all),
             roles_any=tuple(r.roles_any),
         )
-        for r in model.rules
+        for r in tables.rules
     ]
-    settings = Settings(model.settings.acknowledgement_ttl, model.settings.renewal_notice)
+    settings = Settings(tables.settings.acknowledgement_ttl, tables.settings.renewal_notice)
     return Policy(
         revision=revision,
         source=source,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import exc
 
 from policy.subject import Acknowledgement
+from proxy.backoff import Backoff
 from proxy.store.acks import record_acknowledgement
 from proxy.store.db import StoreUnavailable, session_factory, store_errors
 
@@ -54,10 +55,8 @@ class AcknowledgementWriter:
         self._sessions = session_factory(engine)
         self._cache = cache
         self._max_pending = max_pending
-        self._retry_after = retry_after
-        self._clock = clock
         self._pending: list[_Pending] = []
-        self._retry_at: float | None = None  # set while the store is failing
+        self._backoff = Backoff(retry_after, clock=clock)
         self._lock = asyncio.Lock()  # one writer at a time: no pending row written twice
 
     @property
@@ -82,7 +81,7 @@ class AcknowledgementWriter:
         ack = Acknowledgement(category=category, acknowledged_at=now, expires_at=now + ttl)
         self._cache.add_acknowledgement(username, ack)
         self._enqueue(_Pending(username, ack, client_address))
-        if self._retry_at is None or self._clock() >= self._retry_at:
+        if self._backoff.ready():
             await self.flush()
         return ack
 
@@ -96,10 +95,10 @@ class AcknowledgementWriter:
             written = {id(p) for p in done}
             self._pending = [p for p in self._pending if id(p) not in written]
             if error is None:
-                self._retry_at = None
+                self._backoff.succeeded()
             else:
                 log.warning("%d acknowledgements wait for the store: %s", self.pending, error)
-                self._retry_at = self._clock() + self._retry_after
+                self._backoff.failed()
             return self.pending
 
     def _enqueue(self, pending: _Pending) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from proxy.backoff import Backoff
 from proxy.store.db import StoreUnavailable, session_factory, store_errors
 from proxy.store.events import prune, pseudonymise
 from proxy.store.keys import signing_key
@@ -81,8 +82,8 @@ class Retention:
         self.retention = retention
         self.pseudonymise_after = pseudonymise_after
         self.interval = interval
-        self.retry_after = retry_after
         self.now = now
+        self._backoff = Backoff(retry_after)
         self._task: asyncio.Task[None] | None = None
 
     def running(self) -> None:
@@ -104,8 +105,10 @@ class Retention:
                 now=self.now(),
             )
         except StoreUnavailable as e:
-            log.warning("audit retention not applied, retrying in %.0fs: %s", self.retry_after, e)
+            delay = self._backoff.failed()
+            log.warning("audit retention not applied, retrying in %.0fs: %s", delay, e)
             return None
+        self._backoff.succeeded()
         log.info(
             "audit retention: %d events pruned, %d pseudonymised",
             result.pruned,
@@ -116,4 +119,4 @@ class Retention:
     async def _repeat(self) -> None:
         while True:
             result = await self.apply()
-            await asyncio.sleep(self.interval if result is not None else self.retry_after)
+            await asyncio.sleep(self.interval if result is not None else self._backoff.wait())

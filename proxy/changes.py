@@ -17,12 +17,11 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import make_url
 
+from proxy.backoff import Backoff
 from proxy.store.db import POSTGRES_CONNECT_TIMEOUT, StoreUnavailable, mask_url
 from proxy.store.notify import ADDRESSES, ALL, CHANNEL, USER_PREFIX
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from sqlalchemy.engine import URL, Engine
 
     from proxy.address_book import AddressBook
@@ -97,7 +96,7 @@ class ChangeListener:
 
     def _listen(self) -> None:
         """The thread: listen, hand changes over, and reconnect after losing the connection."""
-        delays = retry_delays(self.retry_first, self.retry_max)
+        backoff = Backoff(self.retry_first, self.retry_max)
         lost = False
         while not self._stop.is_set():
             self._listening = False
@@ -111,11 +110,11 @@ class ChangeListener:
                         _first_line(e),
                     )
                 if self._listening:
-                    delays = retry_delays(self.retry_first, self.retry_max)
+                    backoff.succeeded()  # a new outage: its first wait is short again
                 lost = True
             else:
                 return  # stopped
-            self._stop.wait(next(delays))
+            self._stop.wait(backoff.failed())
 
     def _session(self, *, missed_changes: bool) -> None:
         """One connection: LISTEN, then hand every notification over until stopped."""
@@ -167,15 +166,6 @@ class ChangeListener:
                 await asyncio.to_thread(self.book.load, self.engine)
             except StoreUnavailable as e:
                 log.warning("client address map not reloaded: %s", e)
-
-
-def retry_delays(first: float = RETRY_FIRST, most: float = RETRY_MAX) -> Iterator[float]:
-    """Seconds to wait before each reconnection of one outage: doubling from `first`,
-    never more than `most`."""
-    delay = first
-    while True:
-        yield min(delay, most)
-        delay = min(delay * 2, most)
 
 
 def _first_line(error: Exception) -> str:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from policy.subject import Subject
+from proxy.backoff import Backoff
 from proxy.store.db import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -78,13 +79,13 @@ class EntitlementCache:
         self._ttl = ttl
         self._max_entries = max_entries
         self._max_stale = max_stale
-        self._retry_after = min(ttl, RETRY_AFTER) if retry_after is None else retry_after
         self._clock = clock
         self._now = now
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._loading: dict[str, asyncio.Task[Lookup]] = {}
         self._recent = _RecentAcknowledgements(max_entries)
-        self._retry_at: float | None = None  # set while the store is failing
+        retry_after = min(ttl, RETRY_AFTER) if retry_after is None else retry_after
+        self._backoff = Backoff(retry_after, clock=clock)  # between loads while the store fails
         self._warned: set[tuple[str, str]] = set()  # (user, message) logged in this outage
         self.stats = CacheStats()
 
@@ -106,7 +107,7 @@ class EntitlementCache:
         if subject is not None:
             return Lookup(subject, degraded=False)
         self.stats.misses += 1
-        if self._retry_at is not None and self._clock() < self._retry_at:
+        if not self._backoff.ready():
             return self._fallback(username)
         task = self._loading.get(username)
         if task is None:
@@ -126,8 +127,7 @@ class EntitlementCache:
         # The database announced the change, so it answers again: end a back-off now, or
         # a failed load a moment before would keep the change (and the fail mode) out
         # for up to `retry_after`. Still "failing" until a load works: that one logs it.
-        if self._retry_at is not None:
-            self._retry_at = self._clock()
+        self._backoff.retry_now()
         # A load already running may have read the old rows: it is not cached (see `_load`).
         if username is None:
             self._loading.clear()
@@ -190,14 +190,14 @@ class EntitlementCache:
             log.warning(message, username, *args)
 
     def _store_failed(self, error: StoreUnavailable) -> None:
-        if self._retry_at is None:
+        if not self._backoff.failing:
             log.warning("entitlement store unavailable, using cached entitlements: %s", error)
-        self._retry_at = self._clock() + self._retry_after
+        self._backoff.failed()
 
     def _store_recovered(self) -> None:
-        if self._retry_at is not None:
+        if self._backoff.failing:
             log.info("entitlement store available again")
-        self._retry_at = None
+        self._backoff.succeeded()
         self._warned.clear()
 
 

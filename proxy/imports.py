@@ -1,21 +1,25 @@
 """Reading the CSV files that `leeway users import` and `leeway training import` take.
 
-Pure parsing and validation: rows come out as values or as `RowError`s with line numbers.
+Pure parsing and validation: rows come out as values or as `RowError`s with line numbers
+(reading the file itself is `proxy.csvfile`, whose names are re-exported here).
 """
 
 from __future__ import annotations
 
-import csv
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, NamedTuple, TextIO
+from typing import TYPE_CHECKING, NamedTuple
+
+# Re-exported (`X as X`): the commands and tests import them from here.
+from proxy.csvfile import ImportRefused as ImportRefused
+from proxy.csvfile import RowError as RowError
+from proxy.csvfile import first_bad_byte as first_bad_byte
+from proxy.csvfile import open_csv as open_csv
+from proxy.csvfile import read_rows as read_rows
 
 if TYPE_CHECKING:
-    from _csv import Reader
-    from collections.abc import Collection, Container, Iterable, Iterator
-    from pathlib import Path
+    from collections.abc import Collection, Container
 
 USER_COLUMNS = ("username", "display_name", "department")
 TRAINING_COLUMNS = ("username", "module", "completed_at")
@@ -25,24 +29,6 @@ MAX_DEPARTMENT = 100
 ISO_EXAMPLES = "expected ISO 8601, e.g. 2026-03-01 or 2026-03-01T09:30:00+01:00"
 _DEPARTMENT_MARKS = frozenset(" &-_./()',")
 _BAD_USERNAME = re.compile(r"[\s\x00-\x1f\x7f]")
-
-
-class ImportRefused(ValueError):
-    """A file that cannot be imported at all (unreadable, bad header); names the file."""
-
-    def __init__(self, label: str, message: str) -> None:
-        super().__init__(f"{label}: {message}")
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """A bad row: its line in the file (the header is line 1) and every reason."""
-
-    line: int
-    message: str
-
-    def describe(self, label: str) -> str:
-        return f"{label}: line {self.line}: {self.message}"
 
 
 class UserRow(NamedTuple):
@@ -95,76 +81,6 @@ def check_department(department: str) -> str | None:
         f"bad department {department!r}: {bad!r} not allowed"
         " (use letters, digits, spaces and & - _ . / ( ) ' ,)"
     )
-
-
-@contextmanager
-def open_csv(path: Path, label: str) -> Iterator[tuple[TextIO, int]]:
-    """The file as text lines (a UTF-8 BOM dropped) and its size in bytes."""
-    try:
-        lines = path.open(encoding="utf-8-sig", newline="")
-    except OSError as e:
-        raise ImportRefused(label, f"cannot read {path}: {e.strerror}") from None
-    with lines:
-        yield lines, path.stat().st_size
-
-
-def read_rows(
-    lines: Iterable[str], label: str, columns: tuple[str, ...]
-) -> Iterator[tuple[int, list[str]] | RowError]:
-    """The data rows of a CSV, as (line, values in `columns` order), after checking the header.
-
-    The header is checked at once: ImportRefused if it is missing or wrong. A row with the
-    wrong number of fields comes out as a RowError; blank lines are skipped.
-    """
-    reader = csv.reader(lines, strict=True)
-    try:
-        header = next(reader, None)
-    except (csv.Error, UnicodeDecodeError) as e:
-        raise _unreadable(e, reader, label) from None
-    return _rows(reader, label, _header_order(header, label, columns), columns)
-
-
-def _rows(
-    reader: Reader, label: str, order: list[int], columns: tuple[str, ...]
-) -> Iterator[tuple[int, list[str]] | RowError]:
-    width = len(columns)
-    expected = f"expected {width} fields ({','.join(columns)})"
-    try:
-        for values in reader:
-            if len(values) == width:
-                yield reader.line_num, [values[i].strip() for i in order]
-            elif values:
-                yield RowError(reader.line_num, f"{expected}, got {len(values)}")
-    except (csv.Error, UnicodeDecodeError) as e:
-        raise _unreadable(e, reader, label) from None
-
-
-def _unreadable(error: Exception, reader: Reader, label: str) -> ImportRefused:
-    if isinstance(error, UnicodeDecodeError):
-        where = f"near line {reader.line_num + 1}"
-        return ImportRefused(label, f"{where}: not UTF-8 text (save the file as UTF-8)")
-    return ImportRefused(label, f"line {reader.line_num}: not valid CSV: {error}")
-
-
-def _header_order(header: list[str] | None, label: str, columns: tuple[str, ...]) -> list[int]:
-    """For each expected column, its index in the file; ImportRefused naming any difference."""
-    wanted = ",".join(columns)
-    if header is None:
-        raise ImportRefused(label, f"empty file: expected the header line {wanted}")
-    names = [name.strip() for name in header]
-    if names and names[0].startswith("\ufeff"):
-        names[0] = names[0][1:].strip()
-    missing = [c for c in columns if c not in names]
-    extra = [n for n in names if n not in columns]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    problems = [
-        f"{what} {', '.join(repr(c) for c in cols)}"
-        for what, cols in (("missing", missing), ("unexpected", extra), ("repeated", twice))
-        if cols
-    ]
-    if problems:
-        raise ImportRefused(label, f"line 1: bad header: {'; '.join(problems)} (expected {wanted})")
-    return [names.index(c) for c in columns]
 
 
 def parse_user(line: int, values: list[str]) -> UserRow | RowError:

@@ -15,6 +15,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from policy.decision import Action, Reason
 from proxy.metrics_store import Scraped, StoreErrors, StoreGaugeCollector
+from proxy.privacy import OTHER, fold_departments
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,9 +30,12 @@ if TYPE_CHECKING:
 # Uncategorised traffic is counted too, as the single category "none": its share of all
 # decisions and its invalid-host blocks are worth seeing, and it costs one series.
 UNCATEGORIZED = "none"
-OTHER = "other"  # a department below k users; a category the policy does not name
 Direction = Literal["up", "down"]
 DIRECTIONS: tuple[Direction, ...] = ("up", "down")
+# Why a tunnel to a categorised site was closed: bytes neither TLS nor HTTP, a switch to a
+# protocol other than WebSocket, a connection from a tunnel blocked for reading and writing.
+TunnelRefusal = Literal["raw", "upgrade", "blocked"]
+TUNNEL_REFUSALS: tuple[TunnelRefusal, ...] = ("raw", "upgrade", "blocked")
 # From a cached decision (a few µs) to one that waited for an entitlement load (tens of ms).
 DECISION_BUCKETS = (
     *(1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4),
@@ -40,18 +44,19 @@ DECISION_BUCKETS = (
 
 
 class DepartmentLabels:
-    """Department label values, a closed set fixed when built: a department with at least
-    `k` users stands for itself, every other one (and no department) is `other`."""
+    """Department label values, a closed set fixed when built: departments fold into `other`
+    as in reports (`fold_departments`); one not in `sizes` (None: no department) is `other`."""
 
-    def __init__(self, sizes: Mapping[str, int], k: int = 5) -> None:
+    def __init__(self, sizes: Mapping[str | None, int], k: int = 5) -> None:
         if k < 1:
             raise ValueError(f"department labels: k must be at least 1, got {k}")
         self.k = k
-        self._named = frozenset(name for name, size in sizes.items() if size >= k)
+        folded = fold_departments(sizes, k).values()
+        self._named = frozenset(group for group in folded if group != OTHER)
 
     @property
     def values(self) -> tuple[str, ...]:
-        return (*sorted(self._named - {OTHER}), OTHER)
+        return (*sorted(self._named), OTHER)
 
     def label(self, department: str | None) -> str:
         if department is not None and department in self._named:
@@ -78,6 +83,11 @@ class Metrics:
         self._acks = new("leeway_acknowledgements", "Continue clicks on warnings", ("category",))
         self._requests = new("leeway_requests", "Requests by category", ("category",))
         self._bytes = new("leeway_bytes", "Bytes to and from sites", ("category", "direction"))
+        self._tunnels = new(
+            "leeway_tunnels_refused",
+            "Tunnels to categorised sites closed before reaching them",
+            ("category", "reason"),
+        )
         self._seconds = Histogram(
             "leeway_decision_seconds", "Time to decide", buckets=DECISION_BUCKETS, registry=registry
         )
@@ -103,6 +113,8 @@ class Metrics:
             self._requests.make(category)
             for direction in DIRECTIONS:
                 self._bytes.make(category, direction)
+            for refusal in TUNNEL_REFUSALS:
+                self._tunnels.make(category, refusal)
             self._make_decisions((category,), self._department_values())
 
     def use_departments(self, departments: DepartmentLabels) -> None:
@@ -133,6 +145,13 @@ class Metrics:
             raise ValueError(f"direction {direction!r}: expected one of {', '.join(DIRECTIONS)}")
         if size > 0:
             self._bytes.inc((self._category(category), direction), size)
+
+    def tunnel_refused(self, category: str | None, reason: TunnelRefusal) -> None:
+        if reason not in TUNNEL_REFUSALS:
+            raise ValueError(
+                f"tunnel refusal {reason!r}: expected one of {', '.join(TUNNEL_REFUSALS)}"
+            )
+        self._tunnels.inc((self._category(category), reason))
 
     def store_error(self) -> None:
         self._store_errors.inc()

@@ -13,16 +13,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import and_, case, func, literal, or_, select
 
+from proxy.store import queries
 from proxy.store.db import StoreUnavailable, session_factory, store_errors
-from proxy.store.models import TrainingCompletion, User
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from prometheus_client.metrics_core import Metric
-    from sqlalchemy import ColumnElement, Select
     from sqlalchemy.engine import Engine
 
     from policy.engine import Policy
@@ -68,55 +66,16 @@ class StoreGauges:
         counts = dict.fromkeys(self._modules, (0, 0))
         if not self._modules:
             return counts
-        query = _coverage_query(self._modules, self._notice, self._now())
+        query = queries.coverage(self._modules, self._notice, self._now())
         with store_errors(self._url), self._sessions() as session:
             rows = session.execute(query).all()
         counts.update({module: (int(trained), int(expiring)) for module, trained, expiring in rows})
         return counts
 
-    def department_sizes(self) -> dict[str, int]:
-        """Users per department (users without one are left out), for `DepartmentLabels`."""
-        query = (
-            select(User.department, func.count())
-            .where(User.department.is_not(None))
-            .group_by(User.department)
-        )
+    def department_sizes(self) -> dict[str | None, int]:
+        """Users per department (None: users without one), for `DepartmentLabels`."""
         with store_errors(self._url), self._sessions() as session:
-            return {str(name): int(size) for name, size in session.execute(query).all()}
-
-
-def _coverage_query(
-    modules: Mapping[str, timedelta | None], notice: timedelta, now: datetime
-) -> Select[str, int, int]:
-    """Per module: users whose latest completion (at or before `now`) is valid, and expiring.
-
-    Valid means now < latest + valid_for, that is latest > now - valid_for: the bounds are
-    computed here, so the SQL compares timestamps only and reads the same on every database.
-    """
-    latest = (
-        select(TrainingCompletion.module, func.max(TrainingCompletion.completed_at).label("at"))
-        .where(TrainingCompletion.completed_at <= now, TrainingCompletion.module.in_(modules))
-        .group_by(TrainingCompletion.user_id, TrainingCompletion.module)
-        .subquery()
-    )
-    valid: list[ColumnElement[bool]] = []
-    expiring: list[ColumnElement[bool]] = []
-    for module, valid_for in modules.items():
-        is_module = latest.c.module == module
-        if valid_for is None:
-            valid.append(is_module)
-            continue
-        since = now - valid_for
-        valid.append(and_(is_module, latest.c.at > since))
-        # expires - now <= notice, as the engine's renewal notice has it
-        expiring.append(and_(is_module, latest.c.at > since, latest.c.at <= since + notice))
-    return select(latest.c.module, _count(valid), _count(expiring)).group_by(latest.c.module)
-
-
-def _count(conditions: list[ColumnElement[bool]]) -> ColumnElement[int]:
-    if not conditions:
-        return literal(0)
-    return func.sum(case((or_(*conditions), 1), else_=0))
+            return queries.department_sizes(session)
 
 
 class StoreGaugeCollector(Collector):

@@ -36,6 +36,13 @@ class ObservabilityConfig:
     retention: timedelta | None = timedelta(days=90)
     pseudonymise_after: timedelta | None = None
 
+    @property
+    def metrics_url(self) -> str | None:
+        """The metrics endpoint for the banner, one process or several; None when it is off."""
+        if not self.metrics_port:
+            return None
+        return f"http://{self.metrics_host}:{self.metrics_port}/metrics"
+
 
 class Observability:
     """Metrics, audit trail and retention for one proxy process."""
@@ -84,9 +91,7 @@ class Observability:
 
     @property
     def metrics_url(self) -> str | None:
-        if not self.config.metrics_port:
-            return None
-        return f"http://{self.config.metrics_host}:{self.config.metrics_port}/metrics"
+        return self.config.metrics_url
 
     async def start(self) -> None:
         await self.audit.start()

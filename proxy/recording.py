@@ -10,9 +10,10 @@ from datetime import datetime
 from addons.context import Who
 from policy import Decision, Subject
 from proxy.audit import AccessEvent, AuditTrail
-from proxy.metrics import Direction, Metrics
+from proxy.metrics import TUNNEL_REFUSALS, Direction, Metrics, TunnelRefusal
 
 DIRECTIONS: dict[str, Direction] = {"up": "up", "down": "down"}
+REFUSALS: dict[str, TunnelRefusal] = {reason: reason for reason in TUNNEL_REFUSALS}
 
 
 class Recorder:
@@ -84,3 +85,7 @@ class Recorder:
     def transferred(self, category: str | None, direction: str, size: int) -> None:
         if direction in DIRECTIONS:
             self.metrics.transferred(category, DIRECTIONS[direction], size)
+
+    def tunnel_refused(self, category: str | None, reason: str) -> None:
+        if reason in REFUSALS:
+            self.metrics.tunnel_refused(category, REFUSALS[reason])

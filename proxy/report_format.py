@@ -11,9 +11,10 @@ import io
 import json
 from typing import TYPE_CHECKING
 
+from proxy.plain_text import aligned, when
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
-    from datetime import datetime
 
     from proxy.reports import Coverage, Report
 
@@ -121,24 +122,6 @@ def _ratio(count: int | None, total: int, share: float | None) -> dict[str, obje
     return {"count": count, "total": total, "share": _share(share)}
 
 
-def aligned(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
-    """Columns padded to their widest cell: the first `left` to the left, the rest (numbers)
-    to the right."""
-    table = [tuple(header), *(tuple(row) for row in rows)]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    return [
-        "  ".join(
-            cell.ljust(width) if i < left else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in table
-    ]
-
-
-def when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
@@ -182,7 +165,7 @@ def _pivot(cells: Sequence[tuple[str, str, int]], name: str) -> list[str]:
         [key, *(str(values.get(c, 0)) for c in columns), str(sum(values.values()))]
         for key, values in grid.items()
     ]
-    return aligned([name, *columns, "total"], rows) if rows else []
+    return aligned([[name, *columns, "total"], *rows], left=1) if rows else []
 
 
 def _continues(report: Report) -> list[str]:
@@ -191,12 +174,12 @@ def _continues(report: Report) -> list[str]:
         for c in report.continue_rate
         if c.warned
     ]
-    return aligned(["category", "warned", "continued", "share"], rows) if rows else []
+    return aligned([["category", "warned", "continued", "share"], *rows], left=1) if rows else []
 
 
 def _block_reasons(report: Report) -> list[str]:
     rows = [[b.reason, b.rule or "-", str(b.count)] for b in report.block_reasons]
-    return aligned(["reason", "rule", "count"], rows, left=2) if rows else []
+    return aligned([["reason", "rule", "count"], *rows], left=2) if rows else []
 
 
 def _coverage(rows: Sequence[Coverage], group: str) -> list[str]:
@@ -204,7 +187,7 @@ def _coverage(rows: Sequence[Coverage], group: str) -> list[str]:
     hidden = any(c.trained is None for c in rows)
     note = ["('-': a group too small to show)"] if hidden else []
     return (
-        [*aligned(["module", group, "trained", "users", "share"], cells, left=2), *note]
+        [*aligned([["module", group, "trained", "users", "share"], *cells], left=2), *note]
         if cells
         else []
     )

@@ -1,5 +1,6 @@
 """The SQL behind `leeway report`: access events and training, grouped by the database.
 
+Department sizes and valid completions, which metrics use too, are in `proxy.store.queries`.
 Each query returns a few grouped rows (categories, actions, days, departments, modules),
 never one row per event or per person. Times are UTC; a day is a UTC calendar day.
 """
@@ -13,11 +14,10 @@ from sqlalchemy import ColumnElement, String, and_, case, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from proxy.store.models import AccessEvent, RoleGrant, TrainingCompletion, User
+from proxy.store.models import AccessEvent, RoleGrant, User
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from datetime import datetime, timedelta
+    from datetime import datetime
 
     from sqlalchemy import Subquery
     from sqlalchemy.orm import Session
@@ -132,12 +132,6 @@ def daily_counts(session: Session, where: list[ColumnElement[bool]]) -> Counts[t
     return {(date.fromisoformat(text), action): n for text, action, n in rows}
 
 
-def department_sizes(session: Session) -> Counts[str | None]:
-    """Users per department (None: users without one)."""
-    query = select(User.department, func.count()).group_by(User.department)
-    return dict(session.execute(query).all())
-
-
 def people(department: str | None, manager_role: str, now: datetime) -> Subquery:
     """Users (of one department when given): id, department, and whether they hold an
     active grant of `manager_role` at `now` (started, not ended, not revoked)."""
@@ -160,28 +154,6 @@ def people(department: str | None, manager_role: str, now: datetime) -> Subquery
     if department is not None:
         query = query.where(User.department == department)
     return query.subquery()
-
-
-def valid_completions(modules: Mapping[str, timedelta | None], now: datetime) -> Subquery:
-    """(user_id, module) whose latest completion at or before `now` is still valid:
-    now < latest + valid_for, that is latest > now - valid_for (computed here)."""
-    latest = (
-        select(
-            TrainingCompletion.user_id,
-            TrainingCompletion.module,
-            func.max(TrainingCompletion.completed_at).label("at"),
-        )
-        .where(TrainingCompletion.completed_at <= now, TrainingCompletion.module.in_(modules))
-        .group_by(TrainingCompletion.user_id, TrainingCompletion.module)
-        .subquery()
-    )
-    valid = [
-        latest.c.module == key
-        if valid_for is None
-        else and_(latest.c.module == key, latest.c.at > now - valid_for)
-        for key, valid_for in modules.items()
-    ]
-    return select(latest.c.user_id, latest.c.module).where(or_(*valid)).subquery()
 
 
 def trained_by(session: Session, group: str, who: Subquery, valid: Subquery) -> Counts[Any]:

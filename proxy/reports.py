@@ -4,7 +4,8 @@ A report never names a person or a host. Privacy rules, with k = `Scope.min_grou
 
 - A department with fewer than k users is reported as `other`, with the users who have no
   department. While `other` would hold between 1 and k-1 users, the smallest named
-  department folds into it too, so that `other` cannot be worked out by subtraction.
+  department folds into it too, so that `other` cannot be worked out by subtraction
+  (`proxy.privacy.fold_departments`, the rule of the metrics' department label too).
   A group still under k users (a whole office under k) shows its size, not its figures.
 - The role model compares managers with the other staff; when either group has between
   1 and k-1 users, neither group's figures are shown (one would give away the other).
@@ -27,6 +28,8 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from proxy import report_queries as q
+from proxy.privacy import OTHER, fold_departments
+from proxy.store.queries import department_sizes, valid_completions
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -37,7 +40,6 @@ if TYPE_CHECKING:
 
 type Modules = Mapping[str, timedelta | None]
 
-OTHER = "other"
 ACTIONS = ("allow", "warn", "block")
 MANAGERS, STAFF = "managers", "staff"
 TOP_BLOCK_REASONS = 10
@@ -123,7 +125,7 @@ class Report:
 
 def build_report(session: Session, policy: Policy, scope: Scope) -> Report:
     """The report for `scope`; `ReportRefused` if its department would single people out."""
-    sizes = q.department_sizes(session)
+    sizes = department_sizes(session)
     check_department(sizes, scope)
     where = q.event_filter(scope.since, scope.until, scope.department)
     decisions = q.decision_counts(session, where)
@@ -167,16 +169,6 @@ def check_department(sizes: Mapping[str | None, int], scope: Scope) -> None:
             f"department {department!r} has fewer than {k} users (--min-group):"
             " a report on it would single people out"
         )
-
-
-def fold_departments(sizes: Mapping[str | None, int], k: int) -> dict[str | None, str]:
-    """Each department (None: no department) -> the group it is reported in."""
-    named = {d: n for d, n in sizes.items() if d is not None and d != OTHER and n >= k}
-    other = sum(sizes.values()) - sum(named.values())
-    while 0 < other < k and named:
-        smallest = min(named, key=lambda d: (named[d], d))
-        other += named.pop(smallest)
-    return {d: d if d in named else OTHER for d in sizes}
 
 
 def _coverage(
@@ -227,7 +219,7 @@ def _trained_by(
     session: Session, group: str, scope: Scope, modules: Modules
 ) -> dict[tuple[Any, str], int]:
     who = q.people(scope.department, scope.manager_role, scope.until)
-    return q.trained_by(session, group, who, q.valid_completions(modules, scope.until))
+    return q.trained_by(session, group, who, valid_completions(modules, scope.until))
 
 
 def _trend(counts: Mapping[tuple[date, str], int], scope: Scope) -> tuple[DayCount, ...]:

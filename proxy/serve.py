@@ -26,6 +26,7 @@ from addons.enforce import Enforce
 from addons.gate import Gate
 from addons.identity import Identity
 from addons.stream import Stream
+from addons.tunnel import Tunnel
 from addons.usage import Usage
 from policy import Action, Policy, PolicyError, load_default_policy, load_policy
 from proxy.acknowledgements import AcknowledgementWriter
@@ -155,6 +156,7 @@ async def serve_loop(
             Gate(leeway),
             Acknowledge(leeway),
             Enforce(leeway),
+            Tunnel(leeway),
             Stream(),
             Usage(watch.recorder),
             PolicyReloader(leeway, config.policy_path, on_change=watch.policy_changed),

@@ -325,7 +325,5 @@ def _serve_metrics(supervisor: Supervisor, config: RunConfig) -> MetricsServer:
 
 
 def _banner(config: RunConfig, engine: Engine, policy: Policy, supervisor: Supervisor) -> None:
-    url = None
-    if config.observability.metrics_port:
-        url = f"http://{config.observability.metrics_host}:{config.observability.metrics_port}/metrics"
+    url = config.observability.metrics_url
     print_banner(config, engine, policy, url, workers=supervisor.workers)

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 from policy.durations import parse_duration
 from proxy.audit_retention import PSEUDONYM_KEY
 from proxy.commands import CommandError, Context, Subparsers, now, options
+from proxy.plain_text import aligned, when
 from proxy.store.events import events_for_user, prune, pseudonymise, record_lookup
 from proxy.store.keys import signing_key
 
 if TYPE_CHECKING:
     import argparse
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     from proxy.audit_journal import AccessEvent
 
@@ -58,7 +59,7 @@ def run_prune(args: argparse.Namespace, context: Context) -> int:
     moment = now()
     with context.transaction() as session:
         removed = prune(session, older_than=older_than, now=moment)
-    context.say(f"removed {removed} access events from before {_when(moment - older_than)}")
+    context.say(f"removed {removed} access events from before {when(moment - older_than)}")
     return 0
 
 
@@ -68,7 +69,7 @@ def run_pseudonymise(args: argparse.Namespace, context: Context) -> int:
     key = signing_key(context.engine(), PSEUDONYM_KEY)
     with context.transaction() as session:
         changed = pseudonymise(session, older_than=older_than, key=key, now=moment)
-    context.say(f"pseudonymised {changed} access events from before {_when(moment - older_than)}")
+    context.say(f"pseudonymised {changed} access events from before {when(moment - older_than)}")
     return 0
 
 
@@ -89,11 +90,11 @@ def run_user(args: argparse.Namespace, context: Context) -> int:
         context.say(json.dumps(document, indent=2, ensure_ascii=False))
         return 0
     context.say(
-        f"{len(events)} access events of {args.username} since {_when(since)}, newest first"
+        f"{len(events)} access events of {args.username} since {when(since)}, newest first"
         f" (this look-up by {operator} is recorded)"
     )
     if events:
-        context.say(*_table([COLUMNS, *(_row(event) for event in events)]))
+        context.say(*aligned([COLUMNS, *(_row(event) for event in events)]))
     return 0
 
 
@@ -112,7 +113,7 @@ def _json_event(event: AccessEvent) -> dict[str, object]:
 
 def _row(event: AccessEvent) -> tuple[str, ...]:
     return (
-        _when(event.occurred_at, seconds=True),
+        when(event.occurred_at, seconds=True),
         event.kind,
         event.host,
         event.category,
@@ -123,15 +124,3 @@ def _row(event: AccessEvent) -> tuple[str, ...]:
         event.instance,
         str(event.requests),
     )
-
-
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-
-
-def _when(moment: datetime, *, seconds: bool = False) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")

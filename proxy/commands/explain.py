@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from policy import Decision, Request, Subject
 from policy.hosts import InvalidHost, normalise_host
 from proxy.commands import CommandError, Context, Subparsers, now, option_time, options
+from proxy.plain_text import aligned
 from proxy.store.entitlements import SqlEntitlements
 
 _METHOD = re.compile(r"[A-Za-z]{1,20}")
@@ -104,5 +105,4 @@ def _table(decision: Decision, subject: Subject, method: str, at: str, source: s
         ("at", at),
         ("policy", f"revision {decision.revision} ({source})"),
     ]
-    width = max(len(name) for name, _ in rows)
-    return [f"{name:<{width}}  {value}" for name, value in rows]
+    return aligned(rows)

@@ -16,12 +16,12 @@ from proxy.commands import (
     options,
     require_user,
 )
+from proxy.plain_text import when
 from proxy.store.grants import GrantRecord, add_grant, revoke_grants
 from proxy.store.notify import notify_changed
 
 if TYPE_CHECKING:
     import argparse
-    from datetime import datetime
 
 MAX_REASON = 1000
 
@@ -56,7 +56,7 @@ def run_add(args: argparse.Namespace, context: Context) -> int:
     until = option_time(args.until, "--until", moment) if args.until is not None else None
     if until is not None and until <= starts:
         raise CommandError(
-            f"--until {args.until!r} ({_when(until)}) must be after the start ({_when(starts)})"
+            f"--until {args.until!r} ({when(until)}) must be after the start ({when(starts)})"
         )
     reason: str | None = args.reason.strip() if args.reason else None
     if reason is not None and len(reason) > MAX_REASON:
@@ -95,10 +95,6 @@ def run_revoke(args: argparse.Namespace, context: Context) -> int:
 
 
 def _describe(grant: GrantRecord) -> str:
-    until = f"until {_when(grant.ends_at)}" if grant.ends_at else "until revoked"
+    until = f"until {when(grant.ends_at)}" if grant.ends_at else "until revoked"
     reason = f", reason: {grant.reason}" if grant.reason else ""
-    return f"from {_when(grant.starts_at)} {until} (by {grant.granted_by}{reason})"
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"from {when(grant.starts_at)} {until} (by {grant.granted_by}{reason})"

@@ -1,17 +1,20 @@
 """`leeway policy check FILE`: validate a policy file and summarise what it says.
 
-Every mistake goes to stderr as `file: place: reason`, one per line, and the exit code is 1.
+Every mistake goes to stderr as `file: place: reason (line N, toml.path)`, one per line in
+file order, then how many there are; the exit code is 1.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from policy import Policy, load_policy
+from policy import Policy, PolicyError, load_policy
 from policy.durations import format_duration
+from proxy.plain_text import aligned
 
 if TYPE_CHECKING:
     import argparse
+    from datetime import timedelta
 
     from policy.model import Rule
     from proxy.commands import Context, Subparsers
@@ -26,7 +29,13 @@ def register(groups: Subparsers) -> None:
 
 
 def run_check(args: argparse.Namespace, context: Context) -> int:
-    policy = load_policy(args.file)  # PolicyError: every mistake, exit 1
+    try:
+        policy = load_policy(args.file)
+    except PolicyError as e:
+        count = len(e.errors)
+        for line in [*e.lines(), f"{e.label}: {count} error{'' if count == 1 else 's'}"]:
+            print(line, file=context.err)
+        return 1
     context.say(*summary(policy))
     return 0
 
@@ -40,20 +49,22 @@ def summary(policy: Policy) -> list[str]:
         f" renewal_notice {format_duration(settings.renewal_notice)}",
         f"categories ({len(policy.categories)}):",
     ]
-    width = max((len(name) for name in policy.categories), default=0)
-    for category in policy.categories.values():
-        count = len(category.domains)
-        lines.append(f"  {category.name:<{width}}  {count} domain{'' if count == 1 else 's'}")
+    categories = [
+        (c.name, f"{len(c.domains)} domain{'' if len(c.domains) == 1 else 's'}")
+        for c in policy.categories.values()
+    ]
+    lines.extend(aligned(categories, indent="  "))
     lines.append(f"modules ({len(policy.modules)}):")
-    width = max((len(key) for key in policy.modules), default=0)
-    for module in policy.modules.values():
-        valid = (
-            f"valid {format_duration(module.valid_for)}" if module.valid_for else "never expires"
-        )
-        lines.append(f"  {module.key:<{width}}  {valid:<14}  {module.title}")
+    # The validity column is at least 14 wide, as it always was: "never expires" and room.
+    modules = [(m.key, _validity(m.valid_for).ljust(14), m.title) for m in policy.modules.values()]
+    lines.extend(aligned(modules, indent="  "))
     lines.append(f"rules ({len(policy.rules)}, first match wins; no match: block):")
     lines.extend(f"  {n}. {_rule(rule)}" for n, rule in enumerate(policy.rules, start=1))
     return lines
+
+
+def _validity(valid_for: timedelta | None) -> str:
+    return f"valid {format_duration(valid_for)}" if valid_for else "never expires"
 
 
 def _rule(rule: Rule) -> str:

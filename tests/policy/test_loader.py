@@ -156,7 +156,9 @@ def test_mistakes_are_named(old: str, new: str, message: str) -> None:
 def test_duplicate_rule_names_are_refused() -> None:
     rule = MINIMAL[MINIMAL.index("[[rules]]") :]
     lines = errors_of(MINIMAL + rule)
-    assert lines == ["policy.toml: rule 'trained-staff': duplicate rule name"]
+    assert lines == [
+        "policy.toml: rule 'trained-staff': duplicate rule name (line 19, rules[1].name)"
+    ]
 
 
 def test_every_mistake_is_reported_at_once() -> None:
@@ -165,6 +167,97 @@ def test_every_mistake_is_reported_at_once() -> None:
     lines = errors_of(text)
     assert len(lines) == 2
     assert all(line.startswith("policy.toml: rule 'trained-staff': unknown") for line in lines)
+
+
+# A rule first, so that file order differs from the order in which the checks run.
+SCHEMA_AND_REFERENCES = """\
+[[rules]]
+name = "trained-staff"
+categories = [
+    "social",
+    "socail",
+]
+training_all = ["basics"]
+read = "allow"
+
+[modules.basics]
+url = "https://learning.example.org/basics"
+
+[categories.social]
+domains = ["facebook.com"]
+
+[[rules]]
+name = "everyone"
+categories = ["social"]
+read = "alow"
+"""
+
+
+def test_schema_and_reference_mistakes_are_reported_together_in_file_order() -> None:
+    assert errors_of(SCHEMA_AND_REFERENCES) == [
+        "policy.toml: rule 'trained-staff': unknown category 'socail' (known: social)"
+        " (line 5, rules[0].categories[1])",
+        "policy.toml: module 'basics': missing required key 'title'"
+        " (line 10, modules.basics.title)",
+        "policy.toml: rule 'everyone': read: 'alow' is not one of allow, warn, block"
+        " (line 19, rules[1].read)",
+    ]
+
+
+def test_a_broken_rule_still_has_its_references_checked() -> None:
+    text = MINIMAL.replace('read = "allow"', 'read = "alow"').replace('["social"]', '["socail"]')
+    assert errors_of(text) == [
+        "policy.toml: rule 'trained-staff': unknown category 'socail' (known: rich-media, social)"
+        " (line 15, rules[0].categories[0])",
+        "policy.toml: rule 'trained-staff': read: 'alow' is not one of allow, warn, block"
+        " (line 17, rules[0].read)",
+    ]
+
+
+def test_a_rule_naming_a_broken_module_gets_no_second_error() -> None:
+    # The module is there, only broken: "unknown module 'basics'" would send the reader
+    # looking for a typo in the rule.
+    assert errors_of(MINIMAL.replace('title = "Basics"\n', "")) == [
+        "policy.toml: module 'basics': missing required key 'title' (line 2, modules.basics.title)"
+    ]
+
+
+def test_nothing_is_checked_against_a_section_that_is_not_a_table() -> None:
+    text = 'modules = ["basics"]\n' + MINIMAL[MINIMAL.index("[categories.social]") :]
+    assert errors_of(text) == [
+        "policy.toml: modules: input should be a valid dictionary (got ['basics'])"
+        " (line 1, modules)"
+    ]
+
+
+def test_policy_error_carries_each_mistake() -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(SCHEMA_AND_REFERENCES.encode(), source="t", label="policy.toml")
+    assert [(e.line, e.path) for e in caught.value.errors] == [
+        (5, ("rules", 0, "categories", 1)),
+        (10, ("modules", "basics", "title")),
+        (19, ("rules", 1, "read")),
+    ]
+    assert [e.place for e in caught.value.errors] == [
+        "rule 'trained-staff'",
+        "module 'basics'",
+        "rule 'everyone'",
+    ]
+
+
+def test_a_byte_order_mark_is_accepted() -> None:
+    policy = parse_policy(b"\xef\xbb\xbf" + MINIMAL.encode(), source="t", label="policy.toml")
+    assert [rule.name for rule in policy.rules] == ["trained-staff"]
+
+
+def test_text_that_is_not_utf8_is_refused_at_its_line() -> None:
+    content = MINIMAL.replace('title = "Basics"', 'title = "B\xe4sics"').encode("latin-1")
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(content, source="t", label="policy.toml")
+    offset = content.index(b"\xe4")
+    assert str(caught.value) == (
+        f"policy.toml: not UTF-8 text: byte 0xe4 at offset {offset} (line 3)"
+    )
 
 
 def test_a_file_names_itself(tmp_path: Path) -> None:

@@ -75,6 +75,27 @@ def test_a_bad_file_is_refused_logged_and_the_old_policy_stays(
     assert "policy.toml: rule 'everyone': read: 'wran' is not one of" in message
 
 
+def test_a_reload_logs_every_mistake_in_the_file_and_keeps_the_old_policy(
+    leeway: Leeway, policy_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    kept = leeway.policy
+    broken = TEST_POLICY.replace('title = "Video awareness"\n', "")
+    broken = broken.replace(
+        'name = "everyone"\ncategories = ["social"]', 'name = "everyone"\ncategories = ["socail"]'
+    )
+    policy_file.write_text(broken)
+    with caplog.at_level(logging.INFO, logger="leeway"):
+        asyncio.run(PolicyReloader(leeway, policy_file).reload("SIGHUP"))
+    assert leeway.policy is kept
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.getMessage().splitlines() == [
+        f"policy reload (SIGHUP) refused, keeping revision {kept.revision}:",
+        "policy.toml: module 'video': missing required key 'title' (line 16, modules.video.title)",
+        "policy.toml: rule 'everyone': unknown category 'socail' (known: news, rich-media, social)"
+        " (line 46, rules[2].categories[0])",
+    ]
+
+
 def test_a_missing_file_is_refused_and_the_old_policy_stays(
     leeway: Leeway, policy_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -19,7 +19,8 @@ from sqlalchemy import func, make_url, select, text
 
 from policy.subject import Subject
 from proxy.address_book import AddressBook
-from proxy.changes import RETRY_FIRST, ChangeListener, conninfo, retry_delays
+from proxy.backoff import Backoff
+from proxy.changes import RETRY_FIRST, RETRY_MAX, ChangeListener, conninfo
 from proxy.entitlement_cache import EntitlementCache
 from proxy.store.db import make_engine, session_factory
 from proxy.store.notify import CHANNEL, notify_addresses, notify_changed
@@ -299,12 +300,7 @@ def test_conninfo_keeps_the_password_and_the_operators_settings() -> None:
 def test_reconnections_back_off_but_never_wait_more_than_5s() -> None:
     """However long the outage, a database that is back is heard again within 5 s: until
     then changes wait for the cache's time limit, which a fleet sets to a minute."""
-    delays = retry_delays()
-    waits = [next(delays) for _ in range(12)]
+    backoff = Backoff(RETRY_FIRST, RETRY_MAX)
+    waits = [backoff.failed() for _ in range(12)]
     assert waits[:3] == [RETRY_FIRST, 2 * RETRY_FIRST, 4 * RETRY_FIRST]
     assert max(waits) == waits[-1] == 5.0
-
-
-def test_reconnection_delays_are_given_as_set() -> None:
-    delays = retry_delays(0.1, 0.3)
-    assert [next(delays) for _ in range(4)] == [0.1, 0.2, 0.3, 0.3]

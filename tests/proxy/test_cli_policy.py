@@ -85,10 +85,13 @@ def test_every_mistake_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["policy", "check", str(path)]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert (
-        captured.err
-        == "office.toml: rule 'everyone': read: 'alow' is not one of allow, warn, block\n"
-    )
+    assert captured.err.splitlines() == [
+        "office.toml: rule 'everyone': unknown category 'socail' (known: social)"
+        " (line 7, rules[0].categories[0])",
+        "office.toml: rule 'everyone': read: 'alow' is not one of allow, warn, block"
+        " (line 8, rules[0].read)",
+        "office.toml: 2 errors",
+    ]
 
 
 def test_several_mistakes_are_reported_one_per_line(
@@ -98,16 +101,45 @@ def test_several_mistakes_are_reported_one_per_line(
     path.write_text(BAD.replace('"alow"', '"allow"\ntraining_all = ["basics"]'))
     assert main(["policy", "check", str(path)]) == 1
     assert capsys.readouterr().err.splitlines() == [
-        "office.toml: rule 'everyone': unknown category 'socail' (known: social)",
-        "office.toml: rule 'everyone': unknown module 'basics' in training_all (known: none)",
+        "office.toml: rule 'everyone': unknown category 'socail' (known: social)"
+        " (line 7, rules[0].categories[0])",
+        "office.toml: rule 'everyone': unknown module 'basics' in training_all (known: none)"
+        " (line 9, rules[0].training_all[0])",
+        "office.toml: 2 errors",
     ]
+
+
+def test_schema_and_reference_mistakes_in_different_tables_are_reported_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "office.toml"
+    path.write_text(GOOD.replace('title = "Video"\n', "").replace('"rich-media"]', '"rich-meda"]'))
+    assert main(["policy", "check", str(path)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "office.toml: module 'video': missing required key 'title' (line 7, modules.video.title)",
+        "office.toml: rule 'trained': unknown category 'rich-meda' (known: rich-media, social)"
+        " (line 18, rules[0].categories[1])",
+        "office.toml: 2 errors",
+    ]
+
+
+def test_a_policy_saved_with_a_byte_order_mark_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "office.toml"
+    path.write_text(GOOD, encoding="utf-8-sig")  # as Windows Notepad saves it
+    assert main(["policy", "check", str(path)]) == 0
+    assert capsys.readouterr().out.startswith(f"{path}: valid, revision ")
 
 
 def test_a_missing_policy_file_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["policy", "check", str(tmp_path / "nope.toml")]) == 1
-    assert capsys.readouterr().err.startswith("nope.toml: cannot read ")
+    assert capsys.readouterr().err.splitlines() == [
+        f"nope.toml: cannot read {tmp_path / 'nope.toml'}: No such file or directory",
+        "nope.toml: 1 error",
+    ]
 
 
 def test_a_bad_policy_refuses_every_command_that_needs_it(

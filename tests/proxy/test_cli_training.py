@@ -187,3 +187,19 @@ def test_a_bad_row_after_a_full_chunk_still_leaves_nothing_written(
     assert result.err.startswith("big.csv: line 21002: unknown module 'knitting'")
     assert count(engine, TrainingCompletion) == 0
     assert count(engine, User) == 2
+
+
+def test_a_byte_that_is_not_utf8_after_a_full_chunk_leaves_nothing_written(
+    staff: Leeway, engine: Engine
+) -> None:
+    path = staff.folder / "big.csv"
+    lines = "".join(f"u{n},social-media-basics,2026-01-01\n" for n in range(21_000))
+    content = (HEADER + lines).encode() + b"j\xf6rg,social-media-basics,2026-01-01\n"
+    path.write_bytes(content)
+    result = staff("training", "import", str(path), "--create-users", "--skip-invalid")
+    assert result.code == 1
+    assert result.err.startswith(
+        f"big.csv: line 21002: not UTF-8 text: byte 0xf6 at offset {content.index(b'\xf6')}"
+    )
+    assert count(engine, TrainingCompletion) == 0
+    assert count(engine, User) == 2

@@ -115,3 +115,18 @@ def test_add_refuses_a_bad_department_or_username(leeway: Leeway, engine: Engine
     assert result.code == 1
     assert result.err == "username 'al ice' contains spaces or control characters\n"
     assert count(engine, User) == 0
+
+
+def test_a_file_that_is_not_utf8_is_refused_at_its_line(leeway: Leeway, engine: Engine) -> None:
+    path = leeway.folder / "users.csv"
+    good = "".join(f"user{n},User {n},HR\r\n" for n in range(5))
+    content = f"\ufeffusername,display_name,department\r\n{good}".encode()
+    content += "j\u00f6rg,J\u00f6rg,HR\r\nzo\u00eb,Zo\u00eb,HR\r\n".encode("latin-1")
+    path.write_bytes(content)
+    result = leeway("users", "import", str(path), "--skip-invalid")
+    assert result.code == 1
+    assert result.err == (
+        f"users.csv: line 7: not UTF-8 text: byte 0xf6 at offset {content.index(b'\xf6')}"
+        " (save the file as UTF-8)\n"
+    )
+    assert count(engine, User) == 0

@@ -18,6 +18,7 @@ from proxy.imports import (
     Tally,
     UserRow,
     check_department,
+    first_bad_byte,
     open_csv,
     parse_timestamp,
     parse_user,
@@ -118,6 +119,41 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"username,module,completed_at\nj\xf6rg,m,2026-01-01\n")
     with pytest.raises(ImportRefused, match="not UTF-8"), open_csv(path, "t.csv") as (lines, _):
         list(read_rows(lines, "t.csv", TRAINING_COLUMNS))
+
+
+@pytest.mark.parametrize(
+    ("newline", "lines_before", "bom"),
+    [
+        pytest.param("\n", 6, b"", id="LF, line 7"),
+        pytest.param("\r\n", 6, b"\xef\xbb\xbf", id="CR LF and a BOM, line 7"),
+        pytest.param("\r", 6, b"", id="lone CR, line 7"),
+        pytest.param("\n", 4_999, b"", id="beyond the decoder's first block, line 5000"),
+    ],
+)
+def test_a_byte_that_is_not_utf8_is_reported_at_its_line(
+    tmp_path: Path, newline: str, lines_before: int, bom: bytes
+) -> None:
+    rows = [f"user{n},m,2026-01-01" for n in range(lines_before - 1)]
+    text = newline.join(["username,module,completed_at", *rows, ""])
+    after = newline.join(["b\u00e9a,m,2026-01-01", "zo\u00eb,m,2026-01-01", ""])
+    content = bom + text.encode() + "j\u00f6rg,m,2026-01-01".encode("latin-1") + newline.encode()
+    content += after.encode()
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    with pytest.raises(ImportRefused) as caught, open_csv(path, "t.csv") as (lines, _):
+        list(read_rows(lines, "t.csv", TRAINING_COLUMNS))
+    offset = content.index(b"\xf6")
+    assert str(caught.value) == (
+        f"t.csv: line {lines_before + 1}: not UTF-8 text: byte 0xf6 at offset {offset}"
+        " (save the file as UTF-8)"
+    )
+    assert first_bad_byte(path) == (lines_before + 1, offset, 0xF6)
+
+
+def test_a_utf8_file_has_no_bad_byte(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("username\nj\u00f6rg\r\nb\u00e9a\rzo\u00eb\n", encoding="utf-8-sig")
+    assert first_bad_byte(path) is None
 
 
 def test_a_missing_file_is_refused_naming_it(tmp_path: Path) -> None:

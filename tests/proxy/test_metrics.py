@@ -134,16 +134,18 @@ def test_no_label_value_is_a_host_or_a_username(registry: CollectorRegistry) -> 
 
 
 def test_departments_below_k_fold_into_other() -> None:
-    labels = DepartmentLabels({"finance": 12, "it": 5, "legal": 4}, k=5)
+    labels = DepartmentLabels({"finance": 12, "it": 5, "legal": 4, None: 1}, k=5)
     assert labels.values == ("finance", "it", "other")
     departments = ("finance", "it", "legal", None, "nobody")
     assert [labels.label(d) for d in departments] == ["finance", "it", OTHER, OTHER, OTHER]
+    smaller = DepartmentLabels({"finance": 12, "it": 5, "legal": 4}, k=5)
+    assert smaller.values == ("finance", "other"), "other (legal's 4) would single people out"
     with pytest.raises(ValueError, match="k must be at least 1, got 0"):
         DepartmentLabels({}, k=0)
 
 
 def test_decisions_by_department(registry: CollectorRegistry) -> None:
-    departments = DepartmentLabels({"finance": 12, "legal": 4})
+    departments = DepartmentLabels({"finance": 12, "legal": 4, None: 1})
     metrics = Metrics(registry, categories=CATEGORIES, departments=departments)
     block = {"category": "social", "action": "block", "reason": "no_matching_rule"}
     assert value(registry, "leeway_decisions_total", **block, department="finance") == 0
@@ -244,3 +246,22 @@ def test_a_busy_port_is_refused(registry: CollectorRegistry) -> None:
         port = busy.getsockname()[1]
         with pytest.raises(OSError, match=f"127.0.0.1:{port}: the port is already in use"):
             serve_metrics(registry, "127.0.0.1", port)
+
+
+def test_refused_tunnels_are_counted_by_category_and_reason(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    for category in (*CATEGORIES, "none"):
+        for reason in ("raw", "upgrade", "blocked"):
+            labels = {"category": category, "reason": reason}
+            assert value(registry, "leeway_tunnels_refused_total", **labels) == 0
+    metrics.tunnel_refused("rich-media", "raw")
+    metrics.tunnel_refused(None, "raw")
+    metrics.tunnel_refused("social", "blocked")
+    assert value(registry, "leeway_tunnels_refused_total", category="rich-media", reason="raw") == 1
+    assert value(registry, "leeway_tunnels_refused_total", category="none", reason="raw") == 1
+    assert value(registry, "leeway_tunnels_refused_total", category="social", reason="blocked") == 1
+    with pytest.raises(
+        ValueError, match="tunnel refusal 'vpn': expected one of raw, upgrade, blocked"
+    ):
+        metrics.tunnel_refused("social", "vpn")  # type: ignore[arg-type]

@@ -134,3 +134,10 @@ def test_a_reloaded_policy_brings_its_revision_and_categories(watch: Observabili
     assert revisions == [f'leeway_policy_info{{revision="{reloaded.revision}"}} 1.0']
     assert 'leeway_requests_total{category="news"} 0.0' in body
     assert 'leeway_users_trained{module="basics"} 0.0' in body
+
+
+def test_the_metrics_url_is_built_in_one_place() -> None:
+    """The banner of one proxy and of a supervisor of workers both show this URL."""
+    config = ObservabilityConfig(metrics_host="127.0.0.5", metrics_port=9999)
+    assert config.metrics_url == "http://127.0.0.5:9999/metrics"
+    assert replace(config, metrics_port=0).metrics_url is None

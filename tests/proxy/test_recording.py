@@ -238,3 +238,18 @@ def test_bytes_are_counted_by_known_direction_only(
         if s.name == "leeway_bytes_total" and s.labels["direction"] not in ("up", "down")
     ]
     assert sides == []
+
+
+def test_refused_tunnels_are_counted_by_known_reason_only(
+    recorder: Recorder, registry: CollectorRegistry
+) -> None:
+    recorder.tunnel_refused("rich-media", "raw")
+    recorder.tunnel_refused("rich-media", "vpn")  # not a reason: ignored, no error
+    assert value(registry, "leeway_tunnels_refused_total", category="rich-media", reason="raw") == 1
+    reasons = {
+        s.labels["reason"]
+        for family in registry.collect()
+        for s in family.samples
+        if s.name == "leeway_tunnels_refused_total"
+    }
+    assert reasons == {"raw", "upgrade", "blocked"}

@@ -17,7 +17,6 @@ from proxy.reports import (
     ReportRefused,
     Scope,
     build_report,
-    fold_departments,
 )
 from tests.proxy.report_support import DAY, NOW, Rows, report_policy
 
@@ -148,24 +147,6 @@ def test_an_office_under_k_users_shows_sizes_only(rows: Rows, engine: Engine) ->
     rows.completion("f0", "basics", NOW - DAY)
     coverage = [(c.group, c.users, c.trained, c.share) for c in report(engine).coverage]
     assert coverage == [(OTHER, 3, None, None), (OTHER, 3, None, None)]
-
-
-@pytest.mark.parametrize(
-    ("sizes", "k", "expected"),
-    [
-        pytest.param({"a": 5, "b": 7}, 5, {"a": "a", "b": "b"}, id="all large"),
-        pytest.param({"a": 5, "b": 3, "c": 2}, 5, {"a": "a", "b": OTHER, "c": OTHER}, id="small"),
-        pytest.param(
-            {"a": 5, "b": 6, "c": 2}, 5, {"a": OTHER, "b": "b", "c": OTHER}, id="other too small"
-        ),
-        pytest.param({"a": 5, None: 1}, 5, {"a": OTHER, None: OTHER}, id="no department"),
-        pytest.param({"a": 3}, 5, {"a": OTHER}, id="small office"),
-        pytest.param({"other": 9, "a": 5}, 5, {"other": OTHER, "a": "a"}, id="named other"),
-        pytest.param({"a": 1, None: 1}, 1, {"a": "a", None: OTHER}, id="k=1"),
-    ],
-)
-def test_fold_departments(sizes: dict[str | None, int], k: int, expected: object) -> None:
-    assert fold_departments(sizes, k) == expected
 
 
 def _managers_and_staff(rows: Rows, managers: int) -> None:

@@ -167,7 +167,7 @@ def test_a_bad_policy_is_refused_in_one_line(tmp_path: Path, leeway_run: Proxies
     done = leeway_run("--policy", str(tmp_path / "bad.toml")).refused()
     assert refusal_line(done) == (
         "leeway run: policy refused: bad.toml: rule 'everyone': read: 'alow' is not one of"
-        " allow, warn, block"
+        " allow, warn, block (line 8, rules[0].read)"
     )
     assert done.stdout == ""
 
