@@ -8,7 +8,6 @@ tests pass in-memory ones.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,8 +15,6 @@ from typing import Protocol
 
 from policy import Action, Decision, Policy, Reason, Request, Subject
 from policy.subject import Acknowledgement
-
-logger = logging.getLogger("leeway")
 
 METADATA_KEY = "leeway"
 DECISION_HEADER = "X-Leeway-Decision"

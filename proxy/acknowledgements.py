@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from proxy.entitlement_cache import EntitlementCache
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("leeway.acknowledge")
 
 MAX_PENDING = 1000
 RETRY_AFTER = 5.0  # seconds without a write after the store failed: a click must not wait

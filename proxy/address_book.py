@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("leeway.addresses")
 
 _REMEMBER_ADDRESSES = 16_384
 type Network = ipaddress.IPv4Network | ipaddress.IPv6Network

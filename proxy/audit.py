@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AccessEvent", "AuditTrail"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("leeway.audit")
 
 
 @dataclass(slots=True, eq=False)

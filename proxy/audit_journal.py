@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("leeway.audit")
 
 type EventKind = Literal["decision", "acknowledgement"]
 KINDS: frozenset[str] = frozenset({"decision", "acknowledgement"})

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("leeway.audit")
 
 # The key behind pseudonyms lives with the other shared secrets, so that every instance
 # and `leeway audit pseudonymise` give a user the same pseudonym.

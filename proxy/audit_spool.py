@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from proxy.audit_journal import AccessEvent
 
-log = logging.getLogger("proxy.audit")  # the trail's messages, wherever they are made
+log = logging.getLogger("leeway.audit")  # the trail's messages, wherever they are made
 
 
 class Spool:

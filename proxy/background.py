@@ -21,7 +21,7 @@ from proxy.acknowledgements import AcknowledgementWriter
 from proxy.address_book import AddressBook
 from proxy.store.db import StoreUnavailable
 
-logger = logging.getLogger("leeway")
+logger = logging.getLogger("leeway.background")
 
 
 class PolicyReloader:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from proxy.address_book import AddressBook
     from proxy.entitlement_cache import EntitlementCache
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("leeway.changes")
 
 POLL = 1.0  # seconds between looks at the stop event while no change arrives
 RETRY_FIRST = 1.0  # seconds before the first reconnection; doubles up to RETRY_MAX

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from policy.subject import Acknowledgement, EntitlementSource
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("leeway.entitlements")
 
 # Seconds without a load after one failed, however long the time limit: a fleet that relies
 # on notifications sets a minute, and a failure the change listener does not see (too many

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from policy.engine import Policy
     from proxy.entitlement_cache import CacheStats
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("leeway.metrics")
 
 
 class GaugeSource(Protocol):

@@ -22,7 +22,7 @@ from proxy.metrics_store import StoreGauges
 from proxy.recording import Recorder
 from proxy.store.db import StoreUnavailable
 
-logger = logging.getLogger("leeway")
+logger = logging.getLogger("leeway.metrics")
 
 
 @dataclass(frozen=True, slots=True)

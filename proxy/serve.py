@@ -43,7 +43,7 @@ from proxy.store.keys import signing_key
 if TYPE_CHECKING:
     from proxy.worker import WorkerLink
 
-logger = logging.getLogger("leeway")
+logger = logging.getLogger("leeway.serve")
 
 # Production defaults: never contact a site before deciding. Large bodies (video) are
 # streamed by Leeway's own Stream addon: mitmproxy's `stream_large_bodies` would crash the
@@ -122,9 +122,6 @@ async def serve_loop(
 ) -> int:
     """The proxy in this process's event loop: alone, or as one of `leeway run --workers N`.
     `first`: addons that run before Leeway's own, in its chain (a test's part that fails)."""
-    logging.getLogger().setLevel(logging.INFO)
-    # One line per client connection is noise on an office proxy; errors still show.
-    logging.getLogger("mitmproxy.proxy.server").setLevel(logging.WARNING)
     opts = options.Options(
         listen_host=config.listen_host,
         listen_port=config.listen_port,

@@ -24,6 +24,7 @@ from mitmproxy.proxy.mode_specs import ProxyMode
 from prometheus_client import generate_latest
 
 from policy.subject import Acknowledgement
+from proxy.logs import configure_proxy_logging
 from proxy.serve import RunConfig, StartupError, load_run_policy, serve_loop
 from proxy.store.db import make_engine
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
     from addons.context import Leeway
 
-log = logging.getLogger("leeway")
+log = logging.getLogger("leeway.workers")
 
 # What mitmproxy's `AsyncioServerInstance.listen` returns.
 type Listener = asyncio.Server | mitmproxy_rs.udp.UdpServer | mitmproxy_rs.wireguard.WireGuardServer
@@ -188,6 +189,7 @@ def run_worker(
     config: RunConfig, index: int, key: bytes, events: Connection, metrics: Connection
 ) -> None:
     """A spawned worker process: serve until told to stop (SIGTERM) or orphaned."""
+    configure_proxy_logging()  # a spawned process starts with Python's default levels
     link = WorkerLink(index, events, metrics)
     try:
         policy = load_run_policy(config.policy_path)

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from policy import Policy
 
-log = logging.getLogger("leeway")
+log = logging.getLogger("leeway.workers")
 
 READY_WITHIN = 60.0  # seconds for every worker to listen at start
 STOP_WITHIN = 4.0  # seconds for the workers to stop before they are killed

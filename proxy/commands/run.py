@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 from policy import Action
 from proxy.commands import CommandError, Context, Subparsers, options
 from proxy.observability import ObservabilityConfig
-from proxy.serve import RunConfig, StartupError, serve
-from proxy.workers import supervise
 
 if TYPE_CHECKING:
     from addons.context import Network
@@ -69,6 +67,10 @@ def register(groups: Subparsers) -> None:
 
 
 def run_proxy(args: argparse.Namespace, context: Context) -> int:
+    # mitmproxy takes seconds to import: only this command loads it, not `leeway --help`.
+    from proxy.serve import RunConfig, StartupError, serve
+    from proxy.workers import supervise
+
     settings = context.settings
     if settings.trusted_header and not settings.trusted_peers:
         raise CommandError("--trusted-header needs --trusted-peers: whose header to believe")

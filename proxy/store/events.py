@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from proxy.audit_journal import EventKind
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("leeway.store")
 
 # The event's fields are its columns. Read one by one: `dataclasses.asdict` deep-copies
 # every value, which cost half of the audit thread's time per event.

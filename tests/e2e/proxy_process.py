@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.waiting import eventually
+
 SITE_NAMES = [
     "www.facebook.com",
     "facebook.com",
@@ -108,16 +110,22 @@ class LeewayProcess:
         return path.read_text() if path.exists() else ""
 
     def _wait_listening(self, timeout: float) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"leeway run exited {self.process.returncode}:\n{self.log()}")
-            if "listening on" in self.log() and self._accepts():
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"leeway run did not start in {timeout}s:\n{self.log()}")
+        process = self.process
+        assert process is not None
+        try:
+            code = eventually(
+                process.poll,
+                f"leeway run listening on 127.0.0.1:{self.port}",
+                until=lambda code: (
+                    code is not None or ("listening on" in self.log() and self._accepts())
+                ),
+                within=timeout,
+            )
+        except AssertionError:
+            self.stop()
+            raise RuntimeError(f"leeway run did not start in {timeout}s:\n{self.log()}") from None
+        if code is not None:
+            raise RuntimeError(f"leeway run exited {code}:\n{self.log()}")
 
     def _accepts(self) -> bool:
         try:

@@ -15,6 +15,7 @@ from pathlib import Path
 from mitmproxy import http
 
 from proxy.commands import open_store
+from proxy.logs import configure_proxy_logging
 from proxy.observability import ObservabilityConfig
 from proxy.serve import RunConfig, preflight, serve_loop
 
@@ -44,6 +45,7 @@ def main(argv: list[str]) -> int:
     )
     engine = open_store(args.db_url)
     policy, key = preflight(config, engine)
+    configure_proxy_logging()
     return asyncio.run(serve_loop(config, engine, policy, key, first=(Raising(),)))
 
 

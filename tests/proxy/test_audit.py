@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -18,6 +17,7 @@ from proxy.store.db import session_factory
 from proxy.store.events import write_events
 from proxy.store.models import AccessEvent as EventRow
 from tests.audit_events import access_event
+from tests.waiting import eventually_async
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -53,12 +53,7 @@ def assert_stored_once(engine: Engine, events: list[AccessEvent]) -> None:
     assert counts == Counter(e.event_id for e in events), "every event stored exactly once"
 
 
-async def eventually(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        await asyncio.sleep(0.02)
+WITHIN = 20.0  # seconds for the trail's threads, on a busy machine
 
 
 def journal_files(path: Path) -> list[Path]:
@@ -115,8 +110,12 @@ def test_events_are_written_in_batches(engine: Engine, journal: Path, drops: lis
         await trail.start()
         for e in events:
             trail.submit(e)
-        await eventually(lambda: len(stored_ids(engine)) == 10, "all are stored")
-        await eventually(lambda: trail.depth() == 0, "the last write is collected")
+        await eventually_async(
+            lambda: len(stored_ids(engine)) == 10, "all are stored", within=WITHIN
+        )
+        await eventually_async(
+            lambda: trail.depth() == 0, "the last write is collected", within=WITHIN
+        )
         await trail.stop()
 
     asyncio.run(scenario())
@@ -150,15 +149,21 @@ def test_an_outage_journals_events_and_replays_them_once(
         await trail.start()
         for e in before:
             trail.submit(e)
-        await eventually(lambda: len(stored_ids(engine)) == 3, "the first events are stored")
+        await eventually_async(
+            lambda: len(stored_ids(engine)) == 3, "the first events are stored", within=WITHIN
+        )
         outage.down = True
         for e in during:
             trail.submit(e)
             await asyncio.sleep(0.005)
-        await eventually(lambda: trail.depth() == 0 and trail.journaled() == 20, "journaled")
+        await eventually_async(
+            lambda: trail.depth() == 0 and trail.journaled() == 20, "journaled", within=WITHIN
+        )
         assert sum(len(f.read_text().splitlines()) for f in journal_files(journal)) == 20
         outage.down = False
-        await eventually(lambda: trail.journaled() == 0, "the journal is replayed")
+        await eventually_async(
+            lambda: trail.journaled() == 0, "the journal is replayed", within=WITHIN
+        )
         await trail.stop()
 
     asyncio.run(scenario())
@@ -181,9 +186,13 @@ def test_a_full_queue_overflows_to_the_journal(
         for e in events:
             trail.submit(e)  # never waits: beyond max_queue, the writer journals them
             await asyncio.sleep(0.01)
-        await eventually(lambda: trail.journaled() == 10 and trail.depth() == 0, "journaled")
+        await eventually_async(
+            lambda: trail.journaled() == 10 and trail.depth() == 0, "journaled", within=WITHIN
+        )
         outage.down = False
-        await eventually(lambda: len(stored_ids(engine)) == 10, "all are stored")
+        await eventually_async(
+            lambda: len(stored_ids(engine)) == 10, "all are stored", within=WITHIN
+        )
         await trail.stop()
 
     asyncio.run(scenario())
@@ -203,11 +212,13 @@ def test_only_a_journal_that_cannot_be_written_drops_events(
         journal.mkdir()  # appending to a directory fails, as on a full disk
         for e in events:
             trail.submit(e)
-        await eventually(lambda: sum(drops) == 4, "the overflow is dropped")
+        await eventually_async(lambda: sum(drops) == 4, "the overflow is dropped", within=WITHIN)
         assert trail.depth() == 2  # the memory queue keeps what it can hold
         journal.rmdir()
         outage.down = False
-        await eventually(lambda: len(stored_ids(engine)) == 2, "the kept events are stored")
+        await eventually_async(
+            lambda: len(stored_ids(engine)) == 2, "the kept events are stored", within=WITHIN
+        )
         await trail.stop()
 
     asyncio.run(scenario())
@@ -227,7 +238,9 @@ def test_start_replays_the_journal_and_skips_what_is_stored(engine: Engine, jour
         trail = AuditTrail(engine, journal, **FAST)
         await trail.start()
         assert trail.journaled() == 4
-        await eventually(lambda: trail.journaled() == 0, "the journal is replayed")
+        await eventually_async(
+            lambda: trail.journaled() == 0, "the journal is replayed", within=WITHIN
+        )
         await trail.stop()
 
     asyncio.run(scenario())
@@ -244,11 +257,15 @@ def test_a_hanging_write_is_journaled_and_stored_once(engine: Engine, journal: P
         await trail.start()
         for e in events:
             trail.submit(e)
-        await eventually(lambda: trail.journaled() == 5, "the stuck batch is journaled")
+        await eventually_async(
+            lambda: trail.journaled() == 5, "the stuck batch is journaled", within=WITHIN
+        )
         assert trail.depth() == 0
         assert stored_ids(engine) == []
         hang.release.set()
-        await eventually(lambda: trail.journaled() == 0, "the journal is replayed")
+        await eventually_async(
+            lambda: trail.journaled() == 0, "the journal is replayed", within=WITHIN
+        )
         await trail.stop()
 
     asyncio.run(scenario())
@@ -271,7 +288,9 @@ def test_stop_during_an_outage_journals_and_the_next_start_replays(
     async def second_run() -> None:
         trail = AuditTrail(engine, journal, **FAST)
         await trail.start()
-        await eventually(lambda: trail.journaled() == 0, "the journal is replayed")
+        await eventually_async(
+            lambda: trail.journaled() == 0, "the journal is replayed", within=WITHIN
+        )
         await trail.stop()
 
     asyncio.run(first_run())
@@ -324,7 +343,9 @@ def test_repeated_decisions_are_one_event_per_key_and_flush_interval(
             trail.count("xavier", make(1))
             await asyncio.sleep(0.02)  # writes finish and wake the writer meanwhile
         assert trail.depth() == 2, "two keys so far: two events in memory"
-        await eventually(lambda: len(stored_ids(engine)) == 2, "the first interval is written")
+        await eventually_async(
+            lambda: len(stored_ids(engine)) == 2, "the first interval is written", within=WITHIN
+        )
         trail.count("wanda", make(0))  # a new interval: a new event
         await trail.stop()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ from proxy.store import models
 from proxy.store.db import make_engine, session_factory
 from tests.addons.fakes import make_leeway
 from tests.policy.samples import TEST_POLICY
+from tests.waiting import eventually_async
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,13 +26,6 @@ if TYPE_CHECKING:
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 EXTRA_CATEGORY = '\n[categories.games]\ndomains = ["games.example"]\n'
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -131,7 +124,9 @@ def test_a_changed_file_is_reloaded_by_the_watcher(leeway: Leeway, policy_file: 
         try:
             await asyncio.sleep(0.05)
             new = changed(policy_file)
-            await eventually(lambda: leeway.policy.revision == new.revision)
+            await eventually_async(
+                lambda: leeway.policy.revision == new.revision, "the new policy is in use"
+            )
         finally:
             reloader.done()
 
@@ -148,10 +143,12 @@ def test_the_watcher_survives_a_bad_file_and_picks_up_the_fix(
         task = asyncio.create_task(reloader._watch())
         try:
             policy_file.write_text("this is = not [toml")
-            await eventually(lambda: "refused" in caplog.text)
+            await eventually_async(lambda: "refused" in caplog.text, "the bad file is refused")
             assert leeway.policy is kept
             new = changed(policy_file)
-            await eventually(lambda: leeway.policy.revision == new.revision)
+            await eventually_async(
+                lambda: leeway.policy.revision == new.revision, "the new policy is in use"
+            )
             assert not task.done()
         finally:
             task.cancel()
@@ -166,7 +163,9 @@ def test_the_sighup_handler_reloads(leeway: Leeway, policy_file: Path) -> None:
         reloader = PolicyReloader(leeway, policy_file, interval=3600)
         new = changed(policy_file)
         reloader._on_sighup()
-        await eventually(lambda: leeway.policy.revision == new.revision)
+        await eventually_async(
+            lambda: leeway.policy.revision == new.revision, "the new policy is in use"
+        )
 
     asyncio.run(scenario())
 
@@ -189,7 +188,7 @@ def test_the_address_map_is_refreshed_while_running(engine: Engine) -> None:
         refresher.running()
         try:
             await asyncio.to_thread(_map, engine, "10.0.0.0/24", "ada")
-            await eventually(lambda: book.lookup("10.0.0.7") == "ada")
+            await eventually_async(lambda: book.lookup("10.0.0.7") == "ada", "10.0.0.7 maps to ada")
         finally:
             refresher.done()
 
@@ -208,7 +207,10 @@ def test_a_failed_refresh_keeps_the_map_and_warns(
         refresher = AddressRefresher(book, unreachable, interval=0.02)
         refresher.running()
         try:
-            await eventually(lambda: caplog.text.count("address map not refreshed") >= 2)
+            await eventually_async(
+                lambda: caplog.text.count("address map not refreshed") >= 2,
+                "two failed refreshes logged",
+            )
         finally:
             refresher.done()
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from proxy.store.notify import CHANNEL, notify_addresses, notify_changed
 from proxy.store.people import assign_network, save_user, user_id
 from tests.e2e.forwarder import Forwarder
 from tests.store.listening import ON_POSTGRES, ON_SQLITE
+from tests.waiting import eventually, eventually_async
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -38,15 +40,6 @@ class Known:
 
     def subject_for(self, username: str, now: datetime) -> Subject:
         return Subject(username=username, known=True)
-
-
-async def eventually(condition: Callable[[], bool], within: float = PROPAGATION) -> float:
-    """Wait for `condition`; how long it took. Fails after `within` seconds."""
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < within, f"not within {within} s"
-        await asyncio.sleep(0.01)
-    return time.monotonic() - started
 
 
 async def primed(*names: str) -> EntitlementCache:
@@ -65,7 +58,7 @@ async def running(
     listener = ChangeListener(engine, cache, AddressBook() if book is None else book, **kw)
     listener.running()
     try:
-        await eventually(lambda: listener.backend_pid is not None, within=5.0)
+        await eventually_async(lambda: listener.backend_pid is not None, "LISTEN", within=5.0)
         yield listener
     finally:
         listener.done()
@@ -89,7 +82,11 @@ def test_a_committed_change_invalidates_that_user(engine: Engine) -> None:
         cache = await primed("alice", "bob")
         async with running(engine, cache):
             commit(engine, ["alice"])
-            took = await eventually(lambda: cache.peek("alice") is None)
+            started = time.monotonic()
+            await eventually_async(
+                lambda: cache.peek("alice") is None, "alice invalidated", within=PROPAGATION
+            )
+            took = time.monotonic() - started
             assert cached(cache, "alice", "bob") == ["bob"]
             return took
 
@@ -102,7 +99,11 @@ def test_all_invalidates_everybody(engine: Engine) -> None:
         cache = await primed("alice", "bob")
         async with running(engine, cache):
             commit(engine, None)
-            await eventually(lambda: cached(cache, "alice", "bob") == [])
+            await eventually_async(
+                lambda: cached(cache, "alice", "bob") == [],
+                "everybody invalidated",
+                within=PROPAGATION,
+            )
 
     asyncio.run(scenario())
 
@@ -114,7 +115,9 @@ def test_a_rolled_back_change_invalidates_nothing(engine: Engine) -> None:
         async with running(engine, cache):
             commit(engine, ["alice"], roll_back=True)
             commit(engine, ["bob"])  # delivered in commit order: after anything of alice's
-            await eventually(lambda: cache.peek("bob") is None)
+            await eventually_async(
+                lambda: cache.peek("bob") is None, "bob invalidated", within=PROPAGATION
+            )
             assert cached(cache, "alice") == ["alice"]
 
     asyncio.run(scenario())
@@ -134,7 +137,9 @@ def test_a_change_of_addresses_reloads_the_map(engine: Engine) -> None:
                 assert alice is not None
                 assign_network(session, ipaddress.ip_network("10.1.2.0/24"), alice, now)
                 notify_addresses(session)
-            await eventually(lambda: book.lookup("10.1.2.7") == "alice")
+            await eventually_async(
+                lambda: book.lookup("10.1.2.7") == "alice", "the new map in use", within=PROPAGATION
+            )
 
     asyncio.run(scenario())
 
@@ -147,7 +152,9 @@ def test_an_unknown_change_is_logged(engine: Engine, caplog: pytest.LogCaptureFi
             with engine.begin() as connection:
                 connection.execute(select(func.pg_notify(CHANNEL, "bogus")))
             commit(engine, ["alice"])
-            await eventually(lambda: cache.peek("alice") is None)
+            await eventually_async(
+                lambda: cache.peek("alice") is None, "alice invalidated", within=PROPAGATION
+            )
 
     asyncio.run(scenario())
     assert "ignoring unknown change 'bogus'" in caplog.text
@@ -157,7 +164,7 @@ def test_an_unknown_change_is_logged(engine: Engine, caplog: pytest.LogCaptureFi
 def test_a_lost_connection_is_remade_and_everybody_reloaded(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="proxy.changes")
+    caplog.set_level(logging.INFO, logger="leeway.changes")
 
     async def scenario() -> None:
         cache = await primed("alice", "bob")
@@ -165,11 +172,21 @@ def test_a_lost_connection_is_remade_and_everybody_reloaded(
             killed = listener.backend_pid
             with engine.connect() as connection:
                 connection.execute(select(func.pg_terminate_backend(killed)))
-            await eventually(lambda: listener.backend_pid not in (None, killed), within=5.0)
-            await eventually(lambda: cached(cache, "alice", "bob") == [])
+            await eventually_async(
+                lambda: listener.backend_pid not in (None, killed),
+                "a new LISTEN connection",
+                within=5.0,
+            )
+            await eventually_async(
+                lambda: cached(cache, "alice", "bob") == [],
+                "everybody invalidated",
+                within=PROPAGATION,
+            )
             await cache.get("alice")
             commit(engine, ["alice"])  # and it hears changes again
-            await eventually(lambda: cache.peek("alice") is None)
+            await eventually_async(
+                lambda: cache.peek("alice") is None, "alice invalidated", within=PROPAGATION
+            )
 
     asyncio.run(scenario())
     assert caplog.text.count("not hearing changes from") == 1
@@ -180,7 +197,7 @@ def test_a_lost_connection_is_remade_and_everybody_reloaded(
 def test_an_unreachable_database_is_logged_once_and_retried_until_back(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="proxy.changes")
+    caplog.set_level(logging.INFO, logger="leeway.changes")
     url = make_url(db_url)
     forwarder = Forwarder((url.host or "127.0.0.1", url.port or 5432))  # not started: refused
     through = url.set(port=forwarder.port, password="s3cret")
@@ -189,14 +206,19 @@ def test_an_unreachable_database_is_logged_once_and_retried_until_back(
     async def scenario() -> None:
         cache = await primed("alice")
         listener = ChangeListener(engine, cache, AddressBook(), retry_first=0.05, retry_max=0.2)
+        refuser = Refuser(forwarder.port)
         listener.running()
         try:
-            await asyncio.sleep(0.6)  # several attempts
+            await eventually_async(lambda: refuser.attempts >= 3, "three connection attempts")
             assert listener.backend_pid is None
+            refuser.close()
             forwarder.start()
-            await eventually(lambda: cache.peek("alice") is None)
+            await eventually_async(
+                lambda: cache.peek("alice") is None, "alice invalidated", within=PROPAGATION
+            )
         finally:
             listener.done()
+            refuser.close()
 
     try:
         asyncio.run(scenario())
@@ -222,19 +244,42 @@ def test_done_stops_the_thread_and_closes_its_connection(engine: Engine) -> None
     pid, stopped_in = asyncio.run(scenario())
     assert stopped_in < 1.5
     assert "leeway-changes" not in [t.name for t in threading.enumerate()]
-    assert backend_gone(engine, pid)
+    eventually(lambda: backends(engine, pid) == 0, f"server process {pid} ends", within=2.0)
 
 
-def backend_gone(engine: Engine, pid: int | None, within: float = 2.0) -> bool:
-    """Whether the server's process for connection `pid` ends within `within` seconds."""
+def backends(engine: Engine, pid: int | None) -> int:
+    """How many of the server's processes serve connection `pid` (0 once it has ended)."""
     query = select(func.count()).select_from(text("pg_stat_activity")).where(text("pid = :pid"))
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        with engine.connect() as connection:
-            if connection.scalar(query, {"pid": pid}) == 0:
-                return True
-        time.sleep(0.05)
-    return False
+    with engine.connect() as connection:
+        return int(connection.scalar(query, {"pid": pid}) or 0)
+
+
+class Refuser:
+    """A database that is there but never answers: it accepts each connection on `port` and
+    closes it at once, counting them, so that a test can count reconnection attempts."""
+
+    def __init__(self, port: int) -> None:
+        self.attempts = 0
+        self._listener = socket.create_server(("127.0.0.1", port))  # SO_REUSEADDR
+        self._listener.settimeout(0.05)  # so that the loop sees `close()` promptly
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._refuse, daemon=True)
+        self._thread.start()
+
+    def _refuse(self) -> None:
+        while not self._closing.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            connection.close()
+            self.attempts += 1
+
+    def close(self) -> None:
+        """Stop listening, so that the port can be given to the forwarder."""
+        self._closing.set()
+        self._thread.join()
+        self._listener.close()
 
 
 @ON_SQLITE

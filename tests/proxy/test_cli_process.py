@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.process
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -111,3 +112,46 @@ def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path) -> None:
         process.wait(timeout=60)
     assert b"Traceback" not in errors, errors.decode()
     assert process.returncode == 0
+
+
+# Runs each command line given as a JSON argument in one interpreter, then names the first
+# one after which mitmproxy (seconds to import) has been loaded.
+ADMIN_SESSION = """
+import json, sys
+import proxy.cli
+proxy.cli.build_parser()
+for argv in [[]] + json.loads(sys.argv[1]):
+    code = proxy.cli.main(argv) if argv else 0
+    loaded = sorted(name for name in sys.modules if name.partition(".")[0] == "mitmproxy")
+    if code != 0 or loaded:
+        sys.exit(f"leeway {' '.join(argv) or '(parser only)'}: exit {code}, loaded {loaded[:3]}")
+"""
+
+
+def test_administration_commands_do_not_import_mitmproxy(tmp_path: Path) -> None:
+    lms = tmp_path / "lms.csv"
+    lms.write_text("username,module,completed_at\nalice,social-media-basics,2025-06-01\n")
+    policy = str(ROOT / "policy" / "default_policy.toml")
+    db = ["--db-url", f"sqlite:///{tmp_path / 'leeway.db'}"]
+    session = [
+        ["--help"],
+        ["policy", "check", policy],
+        ["users", "add", "alice", "--department", "Comms", *db],
+        ["training", "import", str(lms), *db],
+        ["grants", "add", "alice", "comms-publisher", "--reason", "newsroom", *db],
+        ["explain", "alice", "facebook.com", "--json", *db],
+        ["report", "--format", "json", *db],
+        ["audit", "user", "alice", *db],
+        ["pac", "--proxy", "proxy.example.org:8080", "--output", str(tmp_path / "p.pac")],
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEEWAY_")}
+    done = subprocess.run(
+        [sys.executable, "-c", ADMIN_SESSION, json.dumps(session)],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

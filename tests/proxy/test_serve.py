@@ -26,7 +26,9 @@ from policy import load_default_policy, load_policy
 from policy.loader import default_policy_path
 from proxy.serve import RunConfig, print_banner
 from proxy.store.db import make_engine
+from tests.waiting import eventually
 
+pytestmark = pytest.mark.process
 ROOT = Path(__file__).resolve().parents[2]
 UNREACHABLE_DB = "postgresql+psycopg://postgres@127.0.0.1:1/x"
 
@@ -95,16 +97,21 @@ class Proxy:
         return self.stdout + (self.workdir / "stderr.log").read_text()
 
     def wait_for(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = re.search(pattern, self.output)
-            if found:
-                return found
-            if self.process.poll() is not None:
-                pytest.fail(f"leeway run exited {self.process.returncode}:\n{self.output}")
-            time.sleep(0.05)
-        pytest.fail(f"{pattern!r} did not appear in {timeout}s:\n{self.output}")
+        """The first match of `pattern` in the output; fails if the process exits first."""
+        process = self.process
+        assert process is not None
+        try:
+            found, code = eventually(
+                lambda: (re.search(pattern, self.output), process.poll()),
+                f"{pattern!r} in the output of leeway run",
+                until=lambda seen: seen[0] is not None or seen[1] is not None,
+                within=timeout,
+            )
+        except AssertionError as e:
+            pytest.fail(f"{e}:\n{self.output}")
+        if found is None:
+            pytest.fail(f"leeway run exited {code}:\n{self.output}")
+        return found
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -223,6 +230,16 @@ def test_the_banner_says_where_and_what(tmp_path: Path, leeway_run: Proxies) -> 
     assert f"CA certificate: {ca}" in banner
     assert ca.is_file()
     assert "http://mitm.it" in banner
+
+
+def test_the_audit_journal_goes_beside_the_database_not_in_the_working_directory(
+    tmp_path: Path, leeway_run: Proxies
+) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    leeway_run(db_url=f"sqlite:///{store / 'office.db'}").start()
+    assert (store / "office-audit.journal.lock").is_file()  # locked before listening
+    assert sorted(p.name for p in tmp_path.iterdir() if "journal" in p.name) == []
 
 
 def test_the_banner_masks_the_database_password(capsys: pytest.CaptureFixture[str]) -> None:
