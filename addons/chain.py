@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mitmproxy import http, tls
+from mitmproxy.proxy import server_hooks
 
 LIFECYCLE = ("configure", "running", "done")
 SYNC_FLOW = ("tls_clienthello", "responseheaders", "response")
-ASYNC_FLOW = ("http_connect", "requestheaders", "request")
+ASYNC_FLOW = ("http_connect", "requestheaders", "request", "server_connect", "server_connected")
 
 
 class Chain:
@@ -36,7 +37,7 @@ class Chain:
         for hook in self._hooks[name]:
             hook(*args)
 
-    async def _each_awaiting(self, name: str, flow: http.HTTPFlow) -> None:
+    async def _each_awaiting(self, name: str, flow: object) -> None:
         for hook in self._hooks[name]:
             result = hook(flow)
             # Most hooks return None: skip inspect.isawaitable, a Python-level call.
@@ -69,3 +70,9 @@ class Chain:
 
     def request(self, flow: http.HTTPFlow) -> Awaitable[None]:
         return self._each_awaiting("request", flow)
+
+    def server_connect(self, data: server_hooks.ServerConnectionHookData) -> Awaitable[None]:
+        return self._each_awaiting("server_connect", data)
+
+    def server_connected(self, data: server_hooks.ServerConnectionHookData) -> Awaitable[None]:
+        return self._each_awaiting("server_connected", data)
