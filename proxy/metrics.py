@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from policy.decision import Action, Reason
+from policy.destinations import Refusal
 from proxy.metrics_store import Scraped, StoreErrors, StoreGaugeCollector
 
 if TYPE_CHECKING:
@@ -88,6 +89,11 @@ class Metrics:
         self._dropped = Counter(
             "leeway_audit_events_dropped", "Audit events lost (must stay 0)", registry=registry
         )
+        self._refused = new(
+            "leeway_destinations_refused", "Destinations refused, by reason", ("reason",)
+        )
+        for refusal in Refusal:
+            self._refused.make(refusal.value)
         self._store_errors = StoreErrors()
         registry.register(self._store_errors)
         self._store: StoreGaugeCollector | None = None
@@ -133,6 +139,9 @@ class Metrics:
             raise ValueError(f"direction {direction!r}: expected one of {', '.join(DIRECTIONS)}")
         if size > 0:
             self._bytes.inc((self._category(category), direction), size)
+
+    def destination_refused(self, reason: Refusal) -> None:
+        self._refused.inc((reason.value,))
 
     def store_error(self) -> None:
         self._store_errors.inc()
