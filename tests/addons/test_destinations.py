@@ -20,6 +20,7 @@ from policy.destinations import Address, DestinationRules, Refusal, parse_networ
 from tests.addons.fakes import connect_flow, make_leeway, request_flow
 
 METRICS_PORT = 9464
+UNSPECIFIED = "0.0.0.0"  # noqa: S104 (a destination, not a bind)
 
 
 class Zone:
@@ -92,7 +93,7 @@ def test_connect(target: str, port: int, expected: Refusal | None) -> None:
         pytest.param("www.example.org", 8080, "http", None, id="plain HTTP, 8080 elsewhere"),
         pytest.param("www.example.org", 25, "http", Refusal.PORT, id="plain HTTP to SMTP"),
         pytest.param("www.example.org", 8443, "https", None, id="in a tunnel: CONNECT's port"),
-        pytest.param("0.0.0.0", METRICS_PORT, "http", Refusal.OWN_PORT, id="metrics"),
+        pytest.param(UNSPECIFIED, METRICS_PORT, "http", Refusal.OWN_PORT, id="metrics"),
         pytest.param("[::ffff:127.0.0.1]", METRICS_PORT, "http", Refusal.OWN_PORT, id="mapped"),
         pytest.param("0x7f.1", 5432, "http", Refusal.LOOPBACK, id="database on loopback"),
         pytest.param("rebind.example", 443, "https", Refusal.LOOPBACK, id="name in a tunnel"),
