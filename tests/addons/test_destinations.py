@@ -10,9 +10,10 @@ from collections.abc import Coroutine
 from typing import Any
 
 import pytest
-from mitmproxy import http
+from mitmproxy import http, options
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from mitmproxy.test import tflow
+from mitmproxy.tools.dump import DumpMaster
 
 from addons import destinations
 from addons.destinations import Destinations
@@ -189,3 +190,66 @@ def test_the_real_resolver_reads_the_hosts_file() -> None:
     found = run(destinations.resolve("localhost", 80))
     assert found and all(address.is_loopback for address in found)
     assert run(destinations.resolve("no-such-name.invalid", 80)) == ()
+
+
+class Listener:
+    """A listener on 127.0.0.1 (a database, say) that records what each connection sent."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._record, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _record(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.received.append(await reader.read(65536))
+        writer.close()
+
+
+class PeerCheckOnly:
+    """Only the last guard, as if the earlier checks had been passed by a rebinding race."""
+
+    def __init__(self, addon: Destinations) -> None:
+        self.server_connected = addon.server_connected
+
+
+def test_a_real_proxy_aborts_a_connection_to_a_refused_peer_before_sending() -> None:
+    async def scenario() -> tuple[list[bytes], bytes]:
+        listener = Listener()
+        target = await listener.start()
+        opts = options.Options(listen_host="127.0.0.1", listen_port=0)
+        master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+        setup = Setup()
+        master.addons.add(PeerCheckOnly(Destinations(setup.addon.leeway, setup.refused.append)))
+        running = asyncio.create_task(master.run())
+        try:
+            port = await listening(master)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"GET http://127.0.0.1:{target}/ HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            answer = await asyncio.wait_for(reader.read(65536), 10)
+            writer.close()
+            await asyncio.sleep(0)  # let the listener's handler run, had bytes come
+        finally:
+            master.shutdown()
+            await running
+            assert listener.server is not None
+            listener.server.close()
+            await listener.server.wait_closed()
+        assert setup.refused == [Refusal.LOOPBACK]
+        return listener.received, answer
+
+    received, answer = run(scenario())
+    assert received in ([], [b""])  # connected, perhaps, but not a byte sent
+    assert answer.startswith(b"HTTP/1.1 502")
+
+
+async def listening(master: DumpMaster) -> int:
+    proxyserver: Any = master.addons.get("proxyserver")  # type: ignore[no-untyped-call]
+    for _ in range(200):
+        addresses = proxyserver.listen_addrs()
+        if addresses:
+            return int(addresses[0][1])
+        await asyncio.sleep(0.05)
+    raise AssertionError("the proxy did not listen within 10 s")
