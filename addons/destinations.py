@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import math
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -76,7 +77,7 @@ class Destinations:
         self.refused = refused
         self._resolve = resolve
         self._abort = abort
-        self._seen: dict[str, tuple[float, tuple[Address, ...]]] = {}
+        self._seen: dict[tuple[str, int], tuple[float, Refusal | None]] = {}
 
     async def http_connect(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error:
@@ -122,26 +123,23 @@ class Destinations:
             self._log(why, f"{data.server.address} at {host}:{port}", f"aborted={aborted}")
 
     async def check(self, host: str, port: int, *, cached: bool) -> Refusal | None:
-        """Why `host`:`port` is refused (the literal address, or every address the name
-        resolves to), or None."""
-        rules = self.leeway.destinations
-        address = literal_address(host)
-        addresses = (address,) if address is not None else await self._addresses(host, port, cached)
-        for each in addresses:
-            why = rules.address(each, port)
-            if why is not None:
-                return why
-        return None
-
-    async def _addresses(self, host: str, port: int, cached: bool) -> tuple[Address, ...]:
+        """Why `host`:`port` is refused (the literal address, or any address the name
+        resolves to), or None. Verdicts are remembered a while: traffic repeats its hosts."""
         now = time.monotonic()
-        if cached and (hit := self._seen.get(host)) is not None and hit[0] > now:
+        if cached and (hit := self._seen.get((host, port))) is not None and hit[0] > now:
             return hit[1]
-        addresses = await self._resolve(host, port)
+        address = literal_address(host)
+        addresses: tuple[Address, ...]
+        if address is not None:
+            expires, addresses = math.inf, (address,)
+        else:
+            expires, addresses = now + CACHE_SECONDS, await self._resolve(host, port)
+        rules = self.leeway.destinations
+        why = next(filter(None, (rules.address(a, port) for a in addresses)), None)
         if len(self._seen) >= CACHE_MAX:
             self._seen.clear()  # bounded: junk names cannot grow it
-        self._seen[host] = (now + CACHE_SECONDS, addresses)
-        return addresses
+        self._seen[(host, port)] = (expires, why)
+        return why
 
     def _answer(self, flow: http.HTTPFlow, why: Refusal) -> None:
         reference = reference_id()
