@@ -78,6 +78,15 @@ class Destinations:
         self._resolve = resolve
         self._abort = abort
         self._seen: dict[tuple[str, int], tuple[float, Refusal | None]] = {}
+        self._onboarding: str | None = None
+
+    def running(self) -> None:
+        self.configure({"onboarding"})
+
+    def configure(self, updated: set[str]) -> None:
+        # mitm.it is answered by the proxy itself: whatever a resolver says of it is moot.
+        if updated & {"onboarding", "onboarding_host"}:
+            self._onboarding = ctx.options.onboarding_host if ctx.options.onboarding else None
 
     async def http_connect(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error:
@@ -93,6 +102,8 @@ class Destinations:
         if flow.response or flow.error or not flow.live:
             return
         request = flow.request
+        if request.pretty_host == self._onboarding:
+            return
         # Inside a tunnel the port was checked at CONNECT; plain HTTP names its own.
         why = (
             self.leeway.destinations.plain_http(request.port) if request.scheme == "http" else None

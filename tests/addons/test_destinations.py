@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from mitmproxy import http, options
+from mitmproxy.addons.onboarding import Onboarding
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
-from mitmproxy.test import tflow
+from mitmproxy.test import taddons, tflow
 from mitmproxy.tools.dump import DumpMaster
 
 from addons import destinations
@@ -232,6 +233,8 @@ def test_a_real_proxy_aborts_a_connection_to_a_refused_peer_before_sending() -> 
             writer.close()
             await asyncio.sleep(0)  # let the listener's handler run, had bytes come
         finally:
+            # mitmproxy leaves its listening socket to the loop's end: close it first.
+            await proxyserver(master).servers.update([])
             master.shutdown()
             await running
             assert listener.server is not None
@@ -245,11 +248,28 @@ def test_a_real_proxy_aborts_a_connection_to_a_refused_peer_before_sending() -> 
     assert answer.startswith(b"HTTP/1.1 502")
 
 
+def proxyserver(master: DumpMaster) -> Any:
+    return master.addons.get("proxyserver")  # type: ignore[no-untyped-call]
+
+
 async def listening(master: DumpMaster) -> int:
-    proxyserver: Any = master.addons.get("proxyserver")  # type: ignore[no-untyped-call]
     for _ in range(200):
-        addresses = proxyserver.listen_addrs()
+        addresses = proxyserver(master).listen_addrs()
         if addresses:
             return int(addresses[0][1])
         await asyncio.sleep(0.05)
     raise AssertionError("the proxy did not listen within 10 s")
+
+
+def test_the_onboarding_app_is_answered_whatever_its_name_resolves_to() -> None:
+    setup = Setup()
+    setup.zone.names["mitm.it"] = "0.0.0.0"  # noqa: S104 (a DNS filter's sinkhole answer)
+    addon = setup.addon
+    with taddons.context(addon, Onboarding()) as tctx:
+        tctx.configure(addon, onboarding=True)
+        onboarding = request_flow("mitm.it")
+        run(addon.requestheaders(onboarding))
+        tctx.configure(addon, onboarding=False)
+        elsewhere = request_flow("mitm.it")
+        run(addon.requestheaders(elsewhere))
+    assert (status(onboarding), status(elsewhere)) == (None, 403)
