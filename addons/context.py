@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from policy import Action, Decision, Policy, Reason, Request, Subject
+from policy.destinations import DestinationRules
 from policy.subject import Acknowledgement
 
 METADATA_KEY = "leeway"
@@ -136,6 +137,8 @@ class Leeway:
     # Leeway's own endpoints (the /metrics server): never reachable through the proxy.
     own_endpoints: frozenset[tuple[str, int]] = frozenset()
     siblings: Siblings = field(default_factory=NoSiblings)
+    # Where the proxy never forwards (its own host, loopback, link-local, other ports).
+    destinations: DestinationRules = field(default_factory=DestinationRules)
 
     def is_own_endpoint(self, host: str, port: int) -> bool:
         if not self.own_endpoints:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from policy.decision import Action, Reason
+from policy.destinations import Refusal
 from proxy.metrics_store import Scraped, StoreErrors, StoreGaugeCollector
 from proxy.privacy import OTHER, fold_departments
 
@@ -101,6 +102,11 @@ class Metrics:
         self._addon_errors = new(
             "leeway_addon_errors", "Exceptions in Leeway's addon hooks (must stay 0)", ("hook",)
         )
+        self._refused = new(
+            "leeway_destinations_refused", "Destinations refused, by reason", ("reason",)
+        )
+        for refusal in Refusal:
+            self._refused.make(refusal.value)
         self._store_errors = StoreErrors()
         registry.register(self._store_errors)
         self._store: StoreGaugeCollector | None = None
@@ -163,6 +169,9 @@ class Metrics:
 
     def addon_failed(self, hook: str) -> None:
         self._addon_errors.inc((hook,))
+
+    def destination_refused(self, reason: Refusal) -> None:
+        self._refused.inc((reason.value,))
 
     def store_error(self) -> None:
         self._store_errors.inc()

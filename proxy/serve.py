@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from addons.acknowledge import Acknowledge
 from addons.chain import Chain
 from addons.context import Leeway, Network, NoSiblings
+from addons.destinations import Destinations
 from addons.enforce import Enforce
 from addons.gate import Gate
 from addons.identity import Identity
@@ -30,11 +31,13 @@ from addons.stream import Stream
 from addons.tunnel import Tunnel
 from addons.usage import Usage
 from policy import Action, Policy, PolicyError, load_default_policy, load_policy
+from policy.destinations import DestinationRules
 from proxy.acknowledgements import AcknowledgementWriter
 from proxy.address_book import AddressBook
 from proxy.background import AcknowledgementFlusher, AddressRefresher, PolicyReloader
 from proxy.changes import ChangeListener
 from proxy.entitlement_cache import EntitlementCache
+from proxy.host_addresses import for_this_host
 from proxy.observability import Observability, ObservabilityConfig
 from proxy.store.db import StoreUnavailable, mask_url
 from proxy.store.entitlements import SqlEntitlements
@@ -71,6 +74,8 @@ class RunConfig:
     intercept: bool = True
     warn_without_intercept: Action = Action.BLOCK
     mitm_options: tuple[str, ...] = ()
+    # The configured part; the host's own addresses and ports are added at start.
+    destinations: DestinationRules = field(default_factory=DestinationRules)
     cache_ttl: float = 5.0
     max_stale: float = 300.0
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
@@ -149,6 +154,12 @@ async def serve_loop(
         observer=watch.recorder,
         own_endpoints=own_endpoints(config),
         siblings=worker or NoSiblings(),
+        destinations=await asyncio.to_thread(
+            for_this_host,
+            config.destinations,
+            config.listen_port,
+            config.observability.metrics_port,
+        ),
     )
     # Alone, this process applies the retention and says where it listens; as a worker,
     # the first worker applies the retention and the supervisor speaks.
@@ -161,6 +172,7 @@ async def serve_loop(
     chain = Chain(
         *first,
         Identity(leeway),
+        Destinations(leeway, watch.metrics.destination_refused),
         Gate(leeway),
         Acknowledge(leeway),
         Enforce(leeway),

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from policy.destinations import DEFAULT_CONNECT_PORTS, DEFAULT_HTTP_PORTS
 from policy.durations import parse_duration
 
 if TYPE_CHECKING:
@@ -101,6 +102,16 @@ class Settings(BaseSettings):
         default=300.0,
         ge=0,
         description="Seconds cached entitlements still serve while the store is down.",
+    )
+    allow_destinations: str | None = Field(
+        default=None,
+        description="Comma-separated CIDRs forwarded to although on this host or link-local.",
+    )
+    connect_ports: str = Field(
+        default=DEFAULT_CONNECT_PORTS, description="Ports CONNECT may reach (443; 443,8443,...)."
+    )
+    http_ports: str = Field(
+        default=DEFAULT_HTTP_PORTS, description="Ports plain HTTP may reach (ranges: 1025-65535)."
     )
     metrics_host: str = Field(
         default="127.0.0.1", description="Address the Prometheus /metrics endpoint listens on."

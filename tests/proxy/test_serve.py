@@ -203,6 +203,34 @@ def test_an_unknown_or_bad_mitmproxy_option_is_refused(
         probe.bind(("127.0.0.1", proxy.port))
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        (
+            "--allow-destinations",
+            "10.0.0.0/8,intranet",
+            "--allow-destinations (LEEWAY_ALLOW_DESTINATIONS): networks: 'intranet' is not a"
+            " CIDR such as 10.0.0.0/8",
+        ),
+        (
+            "--connect-ports",
+            "443,https",
+            "--connect-ports (LEEWAY_CONNECT_PORTS): ports: 'https' is not a port or a range"
+            " such as 1025-65535",
+        ),
+        (
+            "--http-ports",
+            "80,0-100",
+            "--http-ports (LEEWAY_HTTP_PORTS): ports: '0-100' is not within 1-65535, low to high",
+        ),
+    ],
+)
+def test_bad_destination_settings_are_refused(
+    leeway_run: Proxies, flag: str, value: str, expected: str
+) -> None:
+    assert refusal_line(leeway_run(flag, value).refused()) == expected
+
+
 def test_a_port_in_use_is_refused(tmp_path: Path, leeway_run: Proxies) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -270,19 +298,24 @@ def test_a_signal_stops_it_cleanly(
     assert "Traceback" not in proxy.output
 
 
+# Loopback, which a proxy refuses unless allowed (ALLOWING_THE_ORIGIN); not 127.0.0.1,
+# where the proxy's own ports are.
+ORIGIN_ADDRESS = "127.0.0.50"
+
+
 class Origin(http.server.ThreadingHTTPServer):
-    """A keep-alive HTTP/1.1 origin on 127.0.0.1 that answers every GET with its path."""
+    """A keep-alive HTTP/1.1 origin on ORIGIN_ADDRESS that answers every GET with its path."""
 
     daemon_threads = True
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((ORIGIN_ADDRESS, 0), _Handler)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://{ORIGIN_ADDRESS}:{self.server_address[1]}"
 
     def stop(self) -> None:
         self.shutdown()
@@ -302,6 +335,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+ALLOWING_THE_ORIGIN = ("--allow-destinations", f"{ORIGIN_ADDRESS}/32")
 
 
 @pytest.fixture
@@ -324,7 +360,7 @@ def test_sighup_reloads_the_policy_and_keeps_open_connections(
     policy_file = tmp_path / "policy.toml"
     policy_file.write_bytes(default_policy_path().read_bytes())
     old = load_policy(policy_file).revision
-    proxy = leeway_run("--policy", str(policy_file)).start()
+    proxy = leeway_run("--policy", str(policy_file), *ALLOWING_THE_ORIGIN).start()
     assert f"revision {old}" in proxy.stdout
 
     with httpx.Client(proxy=f"http://127.0.0.1:{proxy.port}", timeout=10) as client:
@@ -352,7 +388,7 @@ def test_a_bad_policy_on_sighup_is_logged_and_the_old_one_kept(
     policy_file = tmp_path / "policy.toml"
     policy_file.write_bytes(default_policy_path().read_bytes())
     old = load_policy(policy_file).revision
-    proxy = leeway_run("--policy", str(policy_file)).start()
+    proxy = leeway_run("--policy", str(policy_file), *ALLOWING_THE_ORIGIN).start()
     policy_file.write_text(BAD_POLICY)
     assert proxy.process is not None
     proxy.process.send_signal(signal.SIGHUP)
