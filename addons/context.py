@@ -1,7 +1,7 @@
 """What Leeway's addons share: the current policy and the seams to the store.
 
 The addons never touch SQLAlchemy: they see entitlements, acknowledgements and the
-address map through the small protocols here; `proxy.serve` passes the real ones and
+address map through the small protocols here; `proxy.runtime.serve` passes the real ones and
 tests pass in-memory ones.
 """
 

@@ -28,7 +28,7 @@ from proxy.commands import (
     users,
 )
 from proxy.commands import run as run_proxy
-from proxy.imports import ImportRefused
+from proxy.csvimport.rows import ImportRefused
 from proxy.logs import configure_proxy_logging
 from proxy.settings import Settings
 from proxy.store.db import StoreUnavailable

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from policy import Action
 from policy.destinations import DestinationError, DestinationRules, Ports, parse_networks
 from proxy.commands import CommandError, Context, Subparsers, options
-from proxy.observability import ObservabilityConfig
+from proxy.runtime.observability import ObservabilityConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -83,9 +83,7 @@ def register(groups: Subparsers) -> None:
 
 
 def run_proxy(args: argparse.Namespace, context: Context) -> int:
-    # mitmproxy takes seconds to import: only this command loads it, not `leeway --help`.
-    from proxy.serve import RunConfig, StartupError, serve
-    from proxy.workers import supervise
+    from proxy.runtime.startup import RunConfig, StartupError, load_run_policy
 
     settings = context.settings
     if settings.trusted_header and not settings.trusted_peers:
@@ -121,6 +119,12 @@ def run_proxy(args: argparse.Namespace, context: Context) -> int:
         ),
     )
     try:
+        # A policy with a mistake is refused before mitmproxy, which takes seconds to
+        # import, is loaded: only this command loads it, and only once the policy holds.
+        load_run_policy(config.policy_path)
+        from proxy.fleet.supervisor import supervise
+        from proxy.runtime.serve import serve
+
         if settings.workers > 1:
             return supervise(config, context.engine(), settings.workers)
         return serve(config, context.engine())

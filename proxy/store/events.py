@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, exc, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from proxy.audit_journal import AccessEvent
+from proxy.store.access_event import AccessEvent
 from proxy.store.db import store_errors
 from proxy.store.models import AccessEvent as EventRow
 from proxy.store.models import AuditLookup
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Executable
     from sqlalchemy.engine import Dialect, Engine
 
-    from proxy.audit_journal import EventKind
+    from proxy.store.access_event import EventKind
 
 log = logging.getLogger("leeway.store")
 

@@ -16,8 +16,9 @@ from mitmproxy import http
 
 from proxy.commands import open_store
 from proxy.logs import configure_proxy_logging
-from proxy.observability import ObservabilityConfig
-from proxy.serve import RunConfig, preflight, serve_loop
+from proxy.runtime.observability import ObservabilityConfig
+from proxy.runtime.serve import serve_loop
+from proxy.runtime.startup import RunConfig, preflight
 
 
 class Raising:

@@ -22,7 +22,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from proxy.audit_journal import AccessEvent
+from proxy.store.access_event import AccessEvent
 from proxy.store.db import make_engine
 from proxy.store.models import AccessEvent as EventRow
 from tests.conftest import PostgresDatabases
