@@ -14,7 +14,6 @@ import io
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from bench.proxy import ROOT, Running, shared_options, start_origin, wait_listening
 from bench.soak_mix import NAMES
+from bench.soak_trace import TRACE_SIGNAL
 from proxy.cli import main as leeway
 from tests.e2e.certs import OriginCerts, make_origin_certs
 from tests.e2e.proxy_process import clean_environment, free_port, private_resolver
@@ -149,7 +149,7 @@ def sample(soak: Soak, proxies: dict[str, Running], began: float) -> None:
 def signal_tracers(proxies: dict[str, Running]) -> None:
     for running in proxies.values():
         if running.process.poll() is None:
-            running.process.send_signal(signal.SIGUSR2)
+            running.process.send_signal(TRACE_SIGNAL)
 
 
 def drive(soak: Soak, proxies: dict[str, Running], loads: dict[str, Running]) -> None:
@@ -204,6 +204,20 @@ def print_results(soak: Soak) -> None:
     ratio = f"{ours / bare:.2f}" if bare > 0 else "n/a (mitmdump did not grow)"
     verdict = "meets" if ours <= max(bare, 0.0) + 1.0 else "MISSES"
     print(f"  leeway/mitmdump growth ratio: {ratio}; target (leeway <= mitmdump): {verdict}")
+    if soak.trace:
+        print("  (--trace: the curves include tracemalloc and its snapshots; compare untraced)")
+
+
+def wait_for_traces(work: Path, proxies: dict[str, Running], timeout: float = 300.0) -> None:
+    """A snapshot of a big heap takes a while: wait until each tracer has written."""
+    deadline = time.monotonic() + timeout
+    for name in PROXIES:
+        path = work / f"{name}.trace"
+        while not path.exists() and time.monotonic() < deadline:
+            if proxies[name].process.poll() is not None:
+                break
+            time.sleep(1)
+    time.sleep(2)  # the file is written in one go, but let it finish
 
 
 def print_traces(work: Path) -> None:
@@ -228,7 +242,7 @@ def bench(work: Path, soak: Soak, started: list[Running]) -> None:
     drive(soak, proxies, loads)
     print_results(soak)
     if soak.trace:
-        time.sleep(3)  # the tracers write their reports after the last signal
+        wait_for_traces(work, proxies)
         print_traces(work)
     for name in PROXIES:
         if proxies[name].process.poll() is not None:

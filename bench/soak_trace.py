@@ -1,8 +1,8 @@
-"""`bench.soak --trace`: run a proxy with tracemalloc, and report what grew on SIGUSR2.
+"""`bench.soak --trace`: run a proxy with tracemalloc, and report what grew on a signal.
 
 `python -m bench.soak_trace OUT leeway|mitmdump ARGS...` runs `leeway ARGS` or `mitmdump
-ARGS` in this process. The first SIGUSR2 takes the baseline; each later one appends to OUT
-the allocation sites that grew most since then, and the object types whose count grew.
+ARGS` in this process. The first TRACE_SIGNAL takes the baseline; each later one writes
+to OUT the allocation sites that grew most since then, and the object types whose count grew.
 Bench tooling only: the proxy's own code knows nothing of it.
 """
 
@@ -16,9 +16,12 @@ import time
 import tracemalloc
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 TOP = 25
-FRAMES = 8
+FRAMES = 6
+# Not SIGUSR1/2: mitmdump takes those for its own debug dumps (mitmproxy.utils.debug).
+TRACE_SIGNAL = signal.SIGRTMIN + 3
 
 
 class Tracer:
@@ -36,11 +39,13 @@ class Tracer:
         if self.baseline is None:
             self.baseline, self.types = snapshot, types
             return
-        with self.out.open("a") as out:
+        partial = self.out.with_suffix(".partial")
+        with partial.open("w") as out:
             self.write(out, snapshot, types)
+        partial.replace(self.out)  # whole, for the bench waiting on it
 
     def write(
-        self, out: object, snapshot: tracemalloc.Snapshot, types: collections.Counter[str]
+        self, out: TextIO, snapshot: tracemalloc.Snapshot, types: collections.Counter[str]
     ) -> None:
         assert self.baseline is not None
         print(f"--- {time.strftime('%H:%M:%S')}: growth since the baseline", file=out)
@@ -57,7 +62,7 @@ def main() -> int:
     out, which, *args = sys.argv[1:]
     tracemalloc.start(FRAMES)
     tracer = Tracer(Path(out))
-    signal.signal(signal.SIGUSR2, tracer.on_signal)
+    signal.signal(TRACE_SIGNAL, tracer.on_signal)
     if which == "mitmdump":
         from mitmproxy.tools.main import mitmdump
 
