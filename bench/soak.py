@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench.proxy import ROOT, Running, shared_options, start_origin, wait_listening
 from bench.soak_mix import NAMES
-from bench.soak_trace import TRACE_SIGNAL
+from bench.soak_trace import print_traces, signal_tracers
 from proxy.cli import main as leeway
 from tests.e2e.certs import OriginCerts, make_origin_certs
 from tests.e2e.proxy_process import clean_environment, free_port, private_resolver
@@ -146,12 +146,6 @@ def sample(soak: Soak, proxies: dict[str, Running], began: float) -> None:
     print(f"  {soak.samples[-1].seconds / 60:5.1f} min  {row}", file=sys.stderr, flush=True)
 
 
-def signal_tracers(proxies: dict[str, Running]) -> None:
-    for running in proxies.values():
-        if running.process.poll() is None:
-            running.process.send_signal(TRACE_SIGNAL)
-
-
 def drive(soak: Soak, proxies: dict[str, Running], loads: dict[str, Running]) -> None:
     """Sample every `every` seconds until the end; mark the warm-up for the tracers."""
     began = time.monotonic()
@@ -163,10 +157,10 @@ def drive(soak: Soak, proxies: dict[str, Running], loads: dict[str, Running]) ->
         sample(soak, proxies, began)
         read_reports(soak, loads)
         if soak.trace and not traced_baseline and time.monotonic() >= warm:
-            signal_tracers(proxies)
+            signal_tracers([p.process for p in proxies.values()])
             traced_baseline = True
     if soak.trace:
-        signal_tracers(proxies)
+        signal_tracers([p.process for p in proxies.values()])
     for load in loads.values():
         with contextlib.suppress(subprocess.TimeoutExpired):
             load.process.wait(20)
@@ -208,25 +202,6 @@ def print_results(soak: Soak) -> None:
         print("  (--trace: the curves include tracemalloc and its snapshots; compare untraced)")
 
 
-def wait_for_traces(work: Path, proxies: dict[str, Running], timeout: float = 300.0) -> None:
-    """A snapshot of a big heap takes a while: wait until each tracer has written."""
-    deadline = time.monotonic() + timeout
-    for name in PROXIES:
-        path = work / f"{name}.trace"
-        while not path.exists() and time.monotonic() < deadline:
-            if proxies[name].process.poll() is not None:
-                break
-            time.sleep(1)
-    time.sleep(2)  # the file is written in one go, but let it finish
-
-
-def print_traces(work: Path) -> None:
-    for name in PROXIES:
-        path = work / f"{name}.trace"
-        text = path.read_text() if path.exists() else "(no trace written)\n"
-        print(f"  tracemalloc, {name}:\n{text}")
-
-
 def bench(work: Path, soak: Soak, started: list[Running]) -> None:
     certs = make_origin_certs(work, NAMES)
     ports = start_origin(certs, started)
@@ -242,8 +217,7 @@ def bench(work: Path, soak: Soak, started: list[Running]) -> None:
     drive(soak, proxies, loads)
     print_results(soak)
     if soak.trace:
-        wait_for_traces(work, proxies)
-        print_traces(work)
+        print_traces(work, {name: proxies[name].process for name in PROXIES})
     for name in PROXIES:
         if proxies[name].process.poll() is not None:
             print(f"  {name} exited during the soak:\n{proxies[name].log_tail()}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import gc
 import signal
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -56,6 +57,24 @@ class Tracer:
         grown = {k: types[k] - self.types.get(k, 0) for k in types}
         for name, diff in sorted(grown.items(), key=lambda kv: -kv[1])[:TOP]:
             print(f"  objects {name}: {diff:+d} (now {types[name]})", file=out)
+
+
+def signal_tracers(processes: list[subprocess.Popen[bytes]]) -> None:
+    """The first call takes the baselines; each later one, a report."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(TRACE_SIGNAL)
+
+
+def print_traces(work: Path, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """Print each tracer's report, waiting for it: a snapshot of a big heap takes a while."""
+    deadline = time.monotonic() + 300
+    for name, process in processes.items():
+        path = work / f"{name}.trace"
+        while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(1)
+        text = path.read_text() if path.exists() else "(no trace written)\n"
+        print(f"  tracemalloc, {name}:\n{text}")
 
 
 def main() -> int:
