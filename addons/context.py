@@ -21,6 +21,8 @@ METADATA_KEY = "leeway"
 DECISION_HEADER = "X-Leeway-Decision"
 CONTINUE_PATH = "/.well-known/leeway/continue"
 DECISION_KEY = "leeway.decision"
+# Unidentified client addresses whose Continues are kept (a busy office's guest network).
+MAX_ANONYMOUS = 16_384
 
 type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -166,9 +168,25 @@ class Leeway:
         return decision
 
     def remember_anonymous(self, principal: str, ack: Acknowledgement, now: datetime) -> None:
-        """Continues of unidentified clients live in memory only, keyed by address."""
-        kept = [a for a in self.anonymous_acks.get(principal, ()) if a.expires_at > now]
-        self.anonymous_acks[principal] = [*kept, ack]
+        """Continues of unidentified clients live in memory only, keyed by address: the
+        latest one per category, for the addresses that clicked most recently."""
+        kept = self.anonymous_acks.pop(principal, ())
+        live = [a for a in kept if a.expires_at > now and a.category != ack.category]
+        self.anonymous_acks[principal] = [*live, ack]
+        self._forget_anonymous(now)
+
+    def _forget_anonymous(self, now: datetime) -> None:
+        """Drop the addresses whose Continues have all expired, oldest click first (the
+        dict is in click order), and the oldest beyond MAX_ANONYMOUS: addresses that
+        never come back must not stay for the life of the process."""
+        acks = self.anonymous_acks
+        while len(acks) > MAX_ANONYMOUS:
+            del acks[next(iter(acks))]
+        while acks:
+            oldest = next(iter(acks))
+            if any(a.expires_at > now for a in acks[oldest]):
+                return
+            del acks[oldest]
 
     def sibling_acknowledged(
         self, username: str | None, principal: str, ack: Acknowledgement, now: datetime

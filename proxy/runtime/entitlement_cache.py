@@ -213,7 +213,14 @@ class _RecentAcknowledgements:
         self._by_user: OrderedDict[str, tuple[Acknowledgement, ...]] = OrderedDict()
 
     def add(self, username: str, ack: Acknowledgement) -> None:
-        self._by_user[username] = (*self._by_user.get(username, ()), ack)
+        # A click again on the same category outlasts the one before: keep the later only,
+        # or each click would be carried (and checked on every request) for a whole TTL.
+        kept = tuple(
+            a
+            for a in self._by_user.get(username, ())
+            if a.category != ack.category or a.expires_at > ack.expires_at
+        )
+        self._by_user[username] = (*kept, ack)
         self._by_user.move_to_end(username)
         while len(self._by_user) > self._max_users:
             self._by_user.popitem(last=False)

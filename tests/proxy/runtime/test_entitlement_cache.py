@@ -389,3 +389,17 @@ def test_an_expired_acknowledgement_is_no_longer_laid_over() -> None:
     assert _get(cache, "ada").subject.acknowledgements == (_ack(hours=8),)
     cache.invalidate("ada")
     assert _get(cache, "ada").subject.acknowledgements == ()
+
+
+def test_continues_clicked_again_are_laid_over_once_per_category() -> None:
+    cache = EntitlementCache(FakeSource("ada"), now=lambda: NOW)
+    for minute in range(1000):
+        at = NOW + timedelta(minutes=minute)
+        cache.add_acknowledgement("ada", Acknowledgement("social", at, at + timedelta(hours=8)))
+    cache.add_acknowledgement("ada", _ack("rich-media"))
+    acks = _get(cache, "ada").subject.acknowledgements
+    last = NOW + timedelta(minutes=999)
+    assert [(a.category, a.acknowledged_at) for a in acks] == [
+        ("social", last),
+        ("rich-media", NOW),
+    ]
