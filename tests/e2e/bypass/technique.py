@@ -1,8 +1,9 @@
 """One row of the bypass tables, and the one runner that tries it on a real proxy.
 
 A `Technique` is what an attacker sends, as raw bytes (no client library tidies it up): an
-optional CONNECT first, then `request` (inside TLS when there was a CONNECT). In `request`,
-`{port}` is the test site's port and `{auth}` the login line of the row's user. The row
+optional CONNECT first, then `request` (inside TLS when there was a CONNECT; nothing is
+sent when it is empty). In `request`, `{port}` is the test site's port and `{auth}` the
+login line of the row's user (a module may add fields of its own). The row
 says what the attacker must get back (a status, `CLOSED` or `SILENT`) and which hosts the recording
 origin behind the proxy must have seen, in order: `()` proves nothing arrived.
 """
@@ -80,21 +81,27 @@ def last_status(data: bytes | None) -> int:
 
 
 def attempt(
-    proxy: LeewayProcess, port: int, seen: Callable[[], list[str]], row: Technique
+    proxy: LeewayProcess,
+    port: int,
+    seen: Callable[[], list[str]],
+    row: Technique,
+    /,
+    **fill: object,
 ) -> Outcome:
     """Try `row` against `proxy`, with the test names at `port`; `seen` tells what the
-    site behind them received."""
+    site behind them received. `fill` fills a module's own fields in the row's texts."""
     if isinstance(row.request, str):
-        payload = row.request.format(port=port, auth=auth_line(row.user)).encode("latin-1")
+        text = row.request.format(port=port, auth=auth_line(row.user), **fill)
+        payload = text.encode("latin-1")
     else:
         payload = row.request(port)
     if row.connect is None:
         sock = socket.create_connection(("127.0.0.1", proxy.port), timeout=TIMEOUT)
     else:
-        target = row.connect.format(port=port)
+        target = row.connect.format(port=port, **fill)
         login = basic_auth(row.user, PASSWORDS[row.user]) if row.user else None
         tunnel = connect(proxy, target, headers=login)
-        if tunnel.status != 200:
+        if tunnel.status != 200 or not payload:  # refused, or a CONNECT alone
             tunnel.close()
             return Outcome(tunnel.status, tunnel.head, seen())
         sock = tunnel.sock
