@@ -22,10 +22,11 @@ from sqlalchemy.engine import Engine
 
 from addons.acknowledge import Acknowledge
 from addons.chain import Chain
-from addons.context import Leeway, Network, NoSiblings
+from addons.context import Leeway, Network
 from addons.enforce import Enforce
 from addons.gate import Gate
 from addons.identity import Identity
+from addons.protocols import NoSiblings
 from addons.stream import Stream
 from addons.tunnel import Tunnel
 from addons.usage import Usage

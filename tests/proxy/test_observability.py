@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from addons.context import Who
+from addons.who import Who
 from policy import Decision, Policy, Subject, load_default_policy, parse_policy
 from policy.decision import Access, Action, Reason
 from proxy.observability import Observability, ObservabilityConfig

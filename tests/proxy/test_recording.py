@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from addons.context import Who
+from addons.who import Who
 from policy import Subject
 from policy.decision import Access, Action, Decision, Reason
 from proxy.audit import AuditTrail
