@@ -7,13 +7,11 @@ arrived on a connection opened for a name that is decided more strictly.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from mitmproxy import http
-from mitmproxy.net.http import url
 
 from addons.acknowledge import is_continue
 from addons.context import DECISION_HEADER, Leeway, reference_id
@@ -26,19 +24,14 @@ from policy.decision import OVERRIDE_HEADERS
 def request_names(flow: http.HTTPFlow) -> tuple[str, ...]:
     """The names the request itself carries: its Host header and its authority (HTTP/2
     `:authority`, or the absolute URL an HTTP/1 request may name inside a tunnel, which a
-    server reads instead of Host). Both are decided: either may be what the site uses."""
+    server reads instead of Host). Both are decided: either may be what the site uses.
+    They are given as sent, port and all: the engine parses and remembers them."""
     request = flow.request
     authority, host = request.authority, request.headers.get("host")
     if authority and host and authority != host:
-        return tuple(dict.fromkeys((host_of(authority), host_of(host))))
+        return (authority, host)
     value = authority or host
-    return (host_of(value),) if value else (request.host,)
-
-
-@functools.lru_cache(maxsize=4096)
-def host_of(authority: str) -> str:
-    """The host of an authority (`host:port`), remembered: a proxy sees the same few."""
-    return url.parse_authority(authority, check=False)[0]
+    return (value,) if value else (request.host,)
 
 
 _OVERRIDE_FIELDS = frozenset(name.encode() for name in OVERRIDE_HEADERS)
@@ -108,12 +101,13 @@ class Enforce:
     ) -> Decision | None:
         """The decision on the names the connection was opened for, when it is stricter
         than `decision` on the names the request carries (then the request gets 421)."""
-        names = connection_names(flow, hosts)
+        policy = self.leeway.policy
+        # Compared in normal form: a name decided alike need not be decided again.
+        decided = (decision.host,) if len(hosts) == 1 else tuple(map(policy.normal_form, hosts))
+        names = connection_names(flow, decided)
         if not names:
             return None
-        opened_for = self.leeway.policy.decide(
-            subject, Request(facts.method, names, facts.overrides), now
-        )
+        opened_for = policy.decide(subject, Request(facts.method, names, facts.overrides), now)
         return opened_for if opened_for.action.severity > decision.action.severity else None
 
     def _enforce(self, flow: http.HTTPFlow, decision: Decision, who: Who) -> None:

@@ -108,6 +108,13 @@ class Policy:
             self._seen[raw] = known
         return known
 
+    def normal_form(self, raw: str) -> str:
+        """The normal form of a name as a request carries it; `raw` if it is not a host."""
+        known = self.classify(raw)
+        if isinstance(known, Match):
+            return known.host
+        return known.raw if isinstance(known, InvalidHost) else known
+
     def decide(self, subject: Subject, request: Request, now: datetime) -> Decision:
         """Decide `request` for `subject` at `now`; never raises."""
         access = access_for(request.method)

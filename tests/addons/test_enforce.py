@@ -350,3 +350,17 @@ def test_leeways_own_endpoints_are_not_served_through_the_proxy(
         answered(flow, 403)
     else:
         assert flow.response is None
+
+
+def test_a_host_with_a_port_is_decided_once_as_its_host() -> None:
+    leeway = make_leeway(SUBJECTS)
+    registry = count_decisions(leeway)
+    flow = enforce(
+        request_flow("news.example:8080", target="news.example", headers=NAVIGATE), leeway=leeway
+    )
+    assert (
+        answered(flow, 403).headers[DECISION_HEADER]
+        == "block; reason=no_matching_rule; category=news"
+    )
+    assert decision_of(flow).host == "news.example"
+    assert counted(registry, "block", "no_matching_rule", "news") == 1

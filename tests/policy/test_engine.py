@@ -380,3 +380,9 @@ def test_decision_of_builds_the_same_decision_as_the_class() -> None:
     built = Decision(*fields, *extra)
     assert Decision.of(**built._asdict()) == built
     assert type(Decision.of(**built._asdict())) is Decision
+
+
+def test_normal_form_is_the_classified_host_or_the_raw_name(policy: Policy) -> None:
+    assert policy.normal_form("WWW.X.com:443") == "www.x.com"
+    assert policy.normal_form("Example.ORG.") == "example.org"
+    assert policy.normal_form("a b") == "a b"
