@@ -46,7 +46,15 @@ def decision(
     access: Access = Access.READ,
 ) -> Decision:
     rule = "everyone" if category else None
-    return Decision(action, access, reason, host, category, rule, "rev-1")
+    return Decision(
+        action=action,
+        access=access,
+        reason=reason,
+        host=host,
+        category=category,
+        rule=rule,
+        revision="rev-1",
+    )
 
 
 @pytest.fixture
