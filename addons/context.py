@@ -24,9 +24,10 @@ from addons.protocols import (
 )
 from addons.who import Who
 from policy import Action, Policy, Subject
+from policy.destinations import DestinationRules
 from policy.subject import Acknowledgement
 
-logger = logging.getLogger("leeway")
+logger = logging.getLogger("leeway.entitlements")
 
 DECISION_HEADER = "X-Leeway-Decision"
 CONTINUE_PATH = "/.well-known/leeway/continue"
@@ -52,6 +53,8 @@ class Leeway:
     # Leeway's own endpoints (the /metrics server): never reachable through the proxy.
     own_endpoints: frozenset[tuple[str, int]] = frozenset()
     siblings: Siblings = field(default_factory=NoSiblings)
+    # Where the proxy never forwards (its own host, loopback, link-local, other ports).
+    destinations: DestinationRules = field(default_factory=DestinationRules)
 
     def is_own_endpoint(self, host: str, port: int) -> bool:
         if not self.own_endpoints:

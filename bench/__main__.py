@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ["bench.engine", "bench.store", "bench.imports", "bench.proxy", "bench.workers"]
+# bench.soak runs for 30 minutes: `python -m bench.soak --minutes N` for a shorter one.
+BENCHMARKS = [
+    "bench.engine",
+    "bench.store",
+    "bench.imports",
+    "bench.proxy",
+    "bench.workers",
+    "bench.soak",
+]
 
 for name in BENCHMARKS:
     print(f"== {name}", flush=True)

@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.loadgen import Tally, Target, open_through, read_response
-from bench.proxy import NAMES, Running, make_store, shared_options, start_origin, wait_listening
+from bench.proxy import (
+    LEEWAY_DESTINATIONS,
+    NAMES,
+    Running,
+    make_store,
+    shared_options,
+    start_origin,
+    wait_listening,
+)
 from tests.e2e.certs import make_origin_certs
 from tests.e2e.proxy_process import free_port, private_resolver
 
@@ -44,7 +52,7 @@ def proxy_command(name: str, work: Path, url: str, port: int) -> list[str]:
         return [*command, "--set", f"confdir={confdir}", "--set", "stream_large_bodies=1m"]
     command = [sys.executable, "-m", "proxy.cli", "run", "--db-url", url]
     command += ["--listen-port", str(port), "--confdir", confdir]
-    return [*command, "--metrics-port", str(free_port())]
+    return [*command, "--metrics-port", str(free_port()), *LEEWAY_DESTINATIONS]
 
 
 def start(command: list[str], work: Path, name: str, started: list[Running]) -> Running:

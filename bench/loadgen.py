@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.proxy_process import ORIGIN_ADDRESS
+
 BODY = b"<!doctype html><title>bench</title><p>" + b"x" * 200 + b"</p>\n"
 RESPONSE = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(BODY)
@@ -214,11 +216,11 @@ async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
 
 
 async def serve_origin(cert: str, key: str) -> None:
-    """Listen plain and TLS on 127.0.0.1, print both ports as JSON, and serve until killed."""
+    """Listen plain and TLS on ORIGIN_ADDRESS, print both ports as JSON, serve until killed."""
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
-    plain = await asyncio.start_server(answer, "127.0.0.1", 0, backlog=1024)
-    secure = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=tls, backlog=1024)
+    plain = await asyncio.start_server(answer, ORIGIN_ADDRESS, 0, backlog=1024)
+    secure = await asyncio.start_server(answer, ORIGIN_ADDRESS, 0, ssl=tls, backlog=1024)
     ports = {
         name: s.sockets[0].getsockname()[1] for name, s in [("http", plain), ("https", secure)]
     }

@@ -25,7 +25,7 @@ import bcrypt
 
 from proxy.cli import main as leeway
 from tests.e2e.certs import OriginCerts, make_origin_certs
-from tests.e2e.proxy_process import free_port, private_resolver
+from tests.e2e.proxy_process import ORIGIN_ADDRESS, free_port, private_resolver
 
 CATEGORISED = "www.facebook.com"  # social: the user below may read it
 UNCATEGORISED = "www.example.org"
@@ -131,7 +131,7 @@ def start_origin(certs: OriginCerts, started: list[Running]) -> dict[str, int]:
 
 
 def start_isolated(name: str, command: list[str], work: Path, started: list[Running]) -> Running:
-    """Run `command` in a mount namespace whose /etc/hosts sends NAMES to 127.0.0.1."""
+    """Run `command` in a mount namespace whose /etc/hosts sends NAMES to ORIGIN_ADDRESS."""
     hosts, resolv = private_resolver(work, NAMES)
     script = (
         f"mount --bind {shlex.quote(str(hosts))} /etc/hosts && "
@@ -168,6 +168,14 @@ def shared_options(certs: OriginCerts, htpasswd: Path | None) -> list[str]:
     return options + (["--proxyauth", f"@{htpasswd}"] if htpasswd else [])
 
 
+# `leeway run` refuses loopback destinations: the origin's address is allowed, and CONNECT
+# to its ephemeral port (a proxy's own ports stay refused, as in production).
+LEEWAY_DESTINATIONS = [
+    *("--allow-destinations", f"{ORIGIN_ADDRESS}/32"),
+    *("--connect-ports", "443,1025-65535"),
+]
+
+
 def start_proxies(
     work: Path, certs: OriginCerts, proxyauth: bool, started: list[Running]
 ) -> dict[str, Running]:
@@ -183,6 +191,7 @@ def start_proxies(
     ours = [sys.executable, "-m", "proxy.cli", "run", "--db-url", url]
     ours += ["--listen-port", str(free_port()), "--confdir", confdir]
     ours += ["--metrics-port", str(free_port())]  # on as in production, off the default port
+    ours += LEEWAY_DESTINATIONS
     return {
         "mitmdump": start_isolated("mitmdump", bare + shared, work, started),
         "leeway": start_isolated("leeway", ours + shared, work, started),

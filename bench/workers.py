@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench.proxy import (
     CATEGORISED,
+    LEEWAY_DESTINATIONS,
     NAMES,
     Cell,
     Result,
@@ -45,7 +46,7 @@ def start_leeways(work: Path, certs: OriginCerts, started: list[Running]) -> dic
         command = [sys.executable, "-m", "proxy.cli", "run", "--db-url", url]
         command += ["--listen-port", str(free_port()), "--confdir", confdir]
         command += ["--metrics-port", str(free_port()), "--workers", str(workers)]
-        command += shared_options(certs, None)
+        command += shared_options(certs, None) + LEEWAY_DESTINATIONS
         running[workers] = start_isolated(f"leeway-{workers}", command, work, started)
     return running
 

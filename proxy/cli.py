@@ -28,7 +28,8 @@ from proxy.commands import (
     users,
 )
 from proxy.commands import run as run_proxy
-from proxy.imports import ImportRefused
+from proxy.csvimport.rows import ImportRefused
+from proxy.logs import configure_proxy_logging
 from proxy.settings import Settings
 from proxy.store.db import StoreUnavailable
 
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, or a usage error already printed by argparse
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+    if args.group == "run":  # the proxy logs what it does; the other commands print it
+        configure_proxy_logging()
     return run(args)
 
 

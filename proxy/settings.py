@@ -11,15 +11,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from policy.destinations import DEFAULT_CONNECT_PORTS, DEFAULT_HTTP_PORTS
 from policy.durations import parse_duration
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 DEFAULT_DB_URL = "sqlite:///leeway.db"
+DEFAULT_CONFDIR = Path("~/.mitmproxy")
 
 
 def login_name() -> str:
@@ -29,6 +33,21 @@ def login_name() -> str:
     except (OSError, KeyError):
         # No LOGNAME/USER and no passwd entry: a container started with a bare uid.
         return "unknown"
+
+
+def default_audit_journal(db_url: str, confdir: Path) -> Path:
+    """Where audit events wait when no journal is named: `leeway.db` -> `leeway-audit.journal`
+    beside a SQLite file; for PostgreSQL (or SQLite in memory) in this proxy's confdir, which
+    every instance has of its own, private and kept across restarts."""
+    try:
+        url = make_url(db_url)
+    except ArgumentError:  # reported when the store is opened; any place will do meanwhile
+        url = None
+    database = url.database if url is not None and url.get_backend_name() == "sqlite" else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        store = Path(database)
+        return store.with_name(f"{store.stem}-audit.journal")
+    return confdir / "leeway-audit.journal"
 
 
 class Settings(BaseSettings):
@@ -59,7 +78,7 @@ class Settings(BaseSettings):
         description="Proxy processes sharing the port, one core each (more than 1: supervised).",
     )
     confdir: Path = Field(
-        default=Path("~/.mitmproxy"), description="mitmproxy's directory for the CA and its key."
+        default=DEFAULT_CONFDIR, description="mitmproxy's directory for the CA and its key."
     )
     proxyauth: str | None = Field(
         default=None, description="Proxy authentication, mitmproxy's syntax: @htpasswd or ldap:..."
@@ -84,6 +103,16 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds cached entitlements still serve while the store is down.",
     )
+    allow_destinations: str | None = Field(
+        default=None,
+        description="Comma-separated CIDRs forwarded to although on this host or link-local.",
+    )
+    connect_ports: str = Field(
+        default=DEFAULT_CONNECT_PORTS, description="Ports CONNECT may reach (443; 443,8443,...)."
+    )
+    http_ports: str = Field(
+        default=DEFAULT_HTTP_PORTS, description="Ports plain HTTP may reach (ranges: 1025-65535)."
+    )
     metrics_host: str = Field(
         default="127.0.0.1", description="Address the Prometheus /metrics endpoint listens on."
     )
@@ -103,8 +132,9 @@ class Settings(BaseSettings):
         description="This proxy's name in audit events.",
     )
     audit_journal: Path = Field(
-        default=Path("leeway-audit.journal"),
-        description="Local file where audit events wait while the store is down.",
+        default=Path("leeway-audit.journal"),  # only a fallback: see _journal_beside_the_store
+        description="Local file where audit events wait while the store is down "
+        "(default: beside a SQLite database, else in the confdir).",
     )
     audit_retention: timedelta | None = Field(
         default=timedelta(days=90),
@@ -113,6 +143,16 @@ class Settings(BaseSettings):
     audit_pseudonymise_after: timedelta | None = Field(
         default=None, description="Usernames in older audit events become keyed hashes."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _journal_beside_the_store(cls, data: Any) -> Any:
+        """No journal named: it goes with the database, not in the working directory."""
+        if isinstance(data, dict) and not data.get("audit_journal"):
+            db_url = str(data.get("db_url") or DEFAULT_DB_URL)
+            confdir = Path(data.get("confdir") or DEFAULT_CONFDIR)
+            data = {**data, "audit_journal": default_audit_journal(db_url, confdir)}
+        return data
 
     @field_validator("audit_retention", "audit_pseudonymise_after", mode="before")
     @classmethod

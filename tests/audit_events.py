@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from proxy.audit_journal import AccessEvent
+from proxy.store.access_event import AccessEvent
 
 
 def access_event(occurred_at: datetime, **fields: Any) -> AccessEvent:

@@ -16,7 +16,7 @@ from sqlalchemy import exc
 from sqlalchemy.orm import Session
 
 from policy import Policy, load_default_policy, load_policy
-from proxy.imports import RowError, Tally, parse_timestamp
+from proxy.csvimport.rows import RowError, Tally, parse_timestamp
 from proxy.store import migrate
 from proxy.store.db import make_engine, mask_url, normalise_url, store_errors
 from proxy.store.people import user_id

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from policy.durations import parse_duration
-from proxy.audit_retention import PSEUDONYM_KEY
+from proxy.audit.retention import PSEUDONYM_KEY
 from proxy.commands import CommandError, Context, Subparsers, now, options
 from proxy.plain_text import aligned, when
 from proxy.store.events import events_for_user, prune, pseudonymise, record_lookup
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import argparse
     from datetime import timedelta
 
-    from proxy.audit_journal import AccessEvent
+    from proxy.store.access_event import AccessEvent
 
 # `requests`: identical decisions within one audit flush (about a second) are one event.
 COLUMNS = (

@@ -1,7 +1,7 @@
 """`leeway report`: decisions, Continue, blocks, training coverage and trends, in groups only.
 
-What is counted, and how small groups are folded, is described in `proxy.reports`; the
-CSV columns and JSON keys in `proxy.report_format.FORMATS` (shown by `leeway report -h`).
+What is counted, and how small groups are folded, is described in `proxy.reports.build`; the
+CSV columns and JSON keys in `proxy.reports.format.FORMATS` (shown by `leeway report -h`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from policy.durations import parse_duration
 from proxy.commands import CommandError, Context, Subparsers, now, options
-from proxy.report_format import FORMATS, to_csv, to_json, to_table
-from proxy.reports import ReportRefused, Scope, build_report
+from proxy.reports.build import ReportRefused, Scope, build_report
+from proxy.reports.format import FORMATS, to_csv, to_json, to_table
 
 _ROLE = re.compile(r"\S{1,100}")
 LONGEST = timedelta(days=3660)  # ten years of days: a trend, not an overflow

@@ -7,12 +7,13 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from policy import Action
+from policy.destinations import DestinationError, DestinationRules, Ports, parse_networks
 from proxy.commands import CommandError, Context, Subparsers, options
-from proxy.observability import ObservabilityConfig
-from proxy.serve import RunConfig, StartupError, serve
-from proxy.workers import supervise
+from proxy.runtime.observability import ObservabilityConfig
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from addons.context import Network
 
 
@@ -51,6 +52,19 @@ def register(groups: Subparsers) -> None:
         "--trusted-peers", default=hidden, metavar="CIDR,...", help="peers believed for that header"
     )
     add(
+        "--allow-destinations",
+        default=hidden,
+        metavar="CIDR,...",
+        help="networks forwarded to although on this host or link-local (none)",
+    )
+    add("--connect-ports", default=hidden, metavar="PORTS", help="ports CONNECT may reach (443)")
+    add(
+        "--http-ports",
+        default=hidden,
+        metavar="PORTS",
+        help="ports plain HTTP may reach (80,443,1025-65535)",
+    )
+    add(
         "--no-intercept",
         dest="intercept",
         action="store_false",
@@ -69,6 +83,8 @@ def register(groups: Subparsers) -> None:
 
 
 def run_proxy(args: argparse.Namespace, context: Context) -> int:
+    from proxy.runtime.startup import RunConfig, StartupError, load_run_policy
+
     settings = context.settings
     if settings.trusted_header and not settings.trusted_peers:
         raise CommandError("--trusted-header needs --trusted-peers: whose header to believe")
@@ -84,6 +100,11 @@ def run_proxy(args: argparse.Namespace, context: Context) -> int:
         intercept=settings.intercept,
         warn_without_intercept=Action(settings.warn_without_intercept),
         mitm_options=tuple(args.mitm_options),
+        destinations=DestinationRules(
+            allowed=_parsed("--allow-destinations", parse_networks, settings.allow_destinations),
+            connect_ports=_parsed("--connect-ports", Ports.parse, settings.connect_ports),
+            http_ports=_parsed("--http-ports", Ports.parse, settings.http_ports),
+        ),
         cache_ttl=settings.cache_ttl,
         max_stale=settings.cache_max_stale,
         observability=ObservabilityConfig(
@@ -98,6 +119,12 @@ def run_proxy(args: argparse.Namespace, context: Context) -> int:
         ),
     )
     try:
+        # A policy with a mistake is refused before mitmproxy, which takes seconds to
+        # import, is loaded: only this command loads it, and only once the policy holds.
+        load_run_policy(config.policy_path)
+        from proxy.fleet.supervisor import supervise
+        from proxy.runtime.serve import serve
+
         if settings.workers > 1:
             return supervise(config, context.engine(), settings.workers)
         return serve(config, context.engine())
@@ -115,3 +142,12 @@ def parse_peers(text: str | None) -> tuple[Network, ...]:
         except ValueError:
             raise CommandError(f"--trusted-peers: {part.strip()!r} is not a CIDR") from None
     return tuple(peers)
+
+
+def _parsed[T](flag: str, parse: Callable[[str], T], text: str | None) -> T:
+    """A destination setting parsed, or refused naming its flag and variable."""
+    try:
+        return parse(text or "")
+    except DestinationError as e:
+        variable = "LEEWAY_" + flag.removeprefix("--").replace("-", "_").upper()
+        raise CommandError(f"{flag} ({variable}): {e}") from None

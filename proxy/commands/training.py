@@ -20,7 +20,8 @@ from proxy.commands import (
     require_module,
     require_user,
 )
-from proxy.imports import (
+from proxy.csvimport.progress import track_lines
+from proxy.csvimport.rows import (
     TRAINING_COLUMNS,
     CompletionChecker,
     CompletionRow,
@@ -29,7 +30,6 @@ from proxy.imports import (
     open_csv,
     read_rows,
 )
-from proxy.progress import track_lines
 from proxy.store.notify import notify_changed
 from proxy.store.people import CHUNK, create_missing_users, user_ids
 from proxy.store.training import Completion, insert_completions, record_completion

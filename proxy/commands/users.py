@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from proxy.commands import CommandError, Context, Subparsers, now, options, refuse_bad_rows
-from proxy.imports import (
+from proxy.csvimport.progress import track_lines
+from proxy.csvimport.rows import (
     MAX_DISPLAY_NAME,
     USER_COLUMNS,
     RowError,
@@ -21,7 +22,6 @@ from proxy.imports import (
     parse_user,
     read_rows,
 )
-from proxy.progress import track_lines
 from proxy.store.notify import notify_changed
 from proxy.store.people import Person, people, save_user, upsert_users
 

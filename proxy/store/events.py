@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, exc, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from proxy.audit_journal import AccessEvent
+from proxy.store.access_event import AccessEvent
 from proxy.store.db import store_errors
 from proxy.store.models import AccessEvent as EventRow
 from proxy.store.models import AuditLookup
@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Executable
     from sqlalchemy.engine import Dialect, Engine
 
-    from proxy.audit_journal import EventKind
+    from proxy.store.access_event import EventKind
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("leeway.store")
 
 # The event's fields are its columns. Read one by one: `dataclasses.asdict` deep-copies
 # every value, which cost half of the audit thread's time per event.

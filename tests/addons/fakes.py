@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry
 
 from addons.context import Leeway, Network
 from policy import Acknowledgement, Action, Grant, Policy, Subject, parse_policy
-from proxy.metrics import Metrics
-from proxy.recording import Recorder
+from proxy.metrics.proxy_metrics import Metrics
+from proxy.runtime.recording import Recorder
 from tests.policy.samples import NOW, TEST_POLICY
 
 KEY = b"k" * 32

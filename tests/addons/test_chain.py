@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from addons.chain import SYNC_ONLY, UNFORWARDABLE, Chain
 from addons.enforce import Enforce
-from proxy.metrics import Metrics
+from proxy.metrics.proxy_metrics import Metrics
 from tests.addons.fakes import make_leeway, request_flow
 
 FORWARDED = sorted(hooks.all_hooks.keys() - UNFORWARDABLE)

@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from ruamel.yaml import YAML
 
 from policy.loader import load_default_policy
-from proxy.entitlement_cache import CacheStats
-from proxy.metrics import Metrics, serve_metrics
+from proxy.metrics.proxy_metrics import Metrics, serve_metrics
+from proxy.runtime.entitlement_cache import CacheStats
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"

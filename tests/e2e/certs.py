@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.e2e.proxy_process import ORIGIN_ADDRESS
+
 
 @dataclass(frozen=True)
 class OriginCerts:
@@ -54,7 +56,7 @@ def make_origin_certs(directory: Path, names: list[str]) -> OriginCerts:
     )
     key = ec.generate_private_key(ec.SECP256R1())
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
-    sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", ORIGIN_ADDRESS)]
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))

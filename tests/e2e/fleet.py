@@ -18,6 +18,7 @@ from tests.e2e.certs import OriginCerts
 from tests.e2e.clients import XHR, client
 from tests.e2e.conftest import CAST, PASSWORDS, Proxies
 from tests.e2e.proxy_process import LeewayProcess
+from tests.waiting import eventually
 
 CACHE_TTL = 60.0  # seconds: far longer than a change may take to reach the fleet
 PROPAGATION = 2.0  # seconds a command-line change may take to reach every instance
@@ -85,9 +86,11 @@ def first_time(fleet: Fleet, check: Callable[[LeewayProcess], bool], within: flo
     """Seconds until `check` holds on every instance (each is asked until it does)."""
     started = time.monotonic()
     waiting = list(fleet.instances)
-    while waiting:
+
+    def still_waiting() -> list[LeewayProcess]:
+        nonlocal waiting
         waiting = [proxy for proxy in waiting if not check(proxy)]
-        elapsed = time.monotonic() - started
-        assert elapsed < within or not waiting, f"not on every instance within {within} s"
-        time.sleep(0.02)
+        return waiting
+
+    eventually(still_waiting, "on every instance", until=lambda left: not left, within=within)
     return time.monotonic() - started

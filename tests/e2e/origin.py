@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.e2e.proxy_process import ORIGIN_ADDRESS
+
 
 @dataclass(frozen=True)
 class Seen:
@@ -85,9 +87,11 @@ def _handler(origin_ref: list[Origin]) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def start_origin(host: str = "127.0.0.1", tls: tuple[Path, Path] | None = None) -> Origin:
+def start_origin(
+    host: str = ORIGIN_ADDRESS, tls: tuple[Path, Path] | None = None, *, port: int = 0
+) -> Origin:
     ref: list[Origin] = []
-    server = ThreadingHTTPServer((host, 0), _handler(ref))
+    server = ThreadingHTTPServer((host, port), _handler(ref))
     server.daemon_threads = True
     if tls is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

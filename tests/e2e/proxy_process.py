@@ -12,6 +12,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.waiting import eventually
+
+# The test sites listen on this loopback address, not on 127.0.0.1 where the proxies' own
+# ports are: a proxy refuses loopback, so test proxies are allowed this one address only.
+ORIGIN_ADDRESS = "127.0.0.50"
+# Given to every test proxy (a test's own env wins): the origins' address, and CONNECT to
+# the origins' ephemeral ports as well as 443.
+DESTINATIONS_ENV = {
+    "LEEWAY_ALLOW_DESTINATIONS": f"{ORIGIN_ADDRESS}/32",
+    "LEEWAY_CONNECT_PORTS": "443,1025-65535",
+}
+# A name the private hosts file gives 127.0.0.1, as an attacker's DNS name would.
+LOOPBACK_NAME = "loopback.example.net"
 SITE_NAMES = [
     "www.facebook.com",
     "facebook.com",
@@ -35,9 +48,13 @@ def clean_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("LEEWAY_")}
 
 
-def private_resolver(directory: Path, names: list[str]) -> tuple[Path, Path]:
+def private_resolver(
+    directory: Path, names: list[str], address: str = ORIGIN_ADDRESS
+) -> tuple[Path, Path]:
+    """A hosts file naming `names` at `address`, and a resolver that answers nothing else."""
     hosts = directory / "hosts"
-    hosts.write_text("127.0.0.1 localhost\n" + "".join(f"127.0.0.1 {n}\n" for n in names))
+    own = f"127.0.0.1 localhost {LOOPBACK_NAME}\n"
+    hosts.write_text(own + "".join(f"{address} {n}\n" for n in names))
     resolv = directory / "resolv.conf"
     resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
     return hosts, resolv
@@ -56,6 +73,11 @@ class LeewayProcess:
     process: subprocess.Popen[str] | None = None
     stopping_at: float | None = None  # monotonic time of the SIGTERM
     stopped_in: float | None = None  # seconds from SIGTERM to exit
+
+    @property
+    def hosts(self) -> Path:
+        """The process's /etc/hosts (bind-mounted: rewrite it in place, never replace it)."""
+        return self.workdir / "hosts"
 
     @property
     def confdir(self) -> Path:
@@ -95,6 +117,7 @@ class LeewayProcess:
                 env={
                     **clean_environment(),
                     "LEEWAY_AUDIT_JOURNAL": str(self.workdir / "audit.journal"),
+                    **DESTINATIONS_ENV,
                     **self.env,
                     "PYTHONUNBUFFERED": "1",
                 },
@@ -108,16 +131,22 @@ class LeewayProcess:
         return path.read_text() if path.exists() else ""
 
     def _wait_listening(self, timeout: float) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"leeway run exited {self.process.returncode}:\n{self.log()}")
-            if "listening on" in self.log() and self._accepts():
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"leeway run did not start in {timeout}s:\n{self.log()}")
+        process = self.process
+        assert process is not None
+        try:
+            code = eventually(
+                process.poll,
+                f"leeway run listening on 127.0.0.1:{self.port}",
+                until=lambda code: (
+                    code is not None or ("listening on" in self.log() and self._accepts())
+                ),
+                within=timeout,
+            )
+        except AssertionError:
+            self.stop()
+            raise RuntimeError(f"leeway run did not start in {timeout}s:\n{self.log()}") from None
+        if code is not None:
+            raise RuntimeError(f"leeway run exited {code}:\n{self.log()}")
 
     def _accepts(self) -> bool:
         try:

@@ -15,8 +15,10 @@ from pathlib import Path
 from mitmproxy import http
 
 from proxy.commands import open_store
-from proxy.observability import ObservabilityConfig
-from proxy.serve import RunConfig, preflight, serve_loop
+from proxy.logs import configure_proxy_logging
+from proxy.runtime.observability import ObservabilityConfig
+from proxy.runtime.serve import serve_loop
+from proxy.runtime.startup import RunConfig, preflight
 
 
 class Raising:
@@ -44,6 +46,7 @@ def main(argv: list[str]) -> int:
     )
     engine = open_store(args.db_url)
     policy, key = preflight(config, engine)
+    configure_proxy_logging()
     return asyncio.run(serve_loop(config, engine, policy, key, first=(Raising(),)))
 
 

@@ -22,7 +22,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from proxy.audit_journal import AccessEvent
+from proxy.store.access_event import AccessEvent
 from proxy.store.db import make_engine
 from proxy.store.models import AccessEvent as EventRow
 from tests.conftest import PostgresDatabases
@@ -33,7 +33,7 @@ from tests.e2e.forwarder import Forwarder, forwarded_database
 from tests.e2e.origin import Origin
 from tests.e2e.proxy_process import LeewayProcess
 from tests.e2e.records import Key, events_on
-from tests.e2e.waiting import eventually
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -149,7 +149,12 @@ def warm_up(proxy: LeewayProcess, store: Store, site: str, origin_certs: OriginC
     with as_user(proxy, "trina", origin_certs) as trina:
         assert trina.get(f"{site}/feed", headers=XHR).status_code == 200
     host = site.split("//")[1].split(":")[0]
-    written = eventually(lambda: events_on(store.direct, host, since), lambda c: c.total() == 2, 10)
+    written = eventually(
+        lambda: events_on(store.direct, host, since),
+        f"2 events for {host} stored",
+        until=lambda c: c.total() == 2,
+        within=10,
+    )
     assert written.total() == 2
 
 
@@ -200,14 +205,18 @@ def test_events_of_an_outage_arrive_once_when_the_database_is_back(
     since = datetime.now(UTC)
     made = traffic(proxy, f"http://x.com:{http_origin.port}", origin_certs)
     waited = eventually(
-        lambda: journaled(store.journal), lambda n: n >= made.total(), JOURNALED_WITHIN
+        lambda: journaled(store.journal),
+        f"{made.total()} events journaled",
+        until=lambda n: n >= made.total(),
+        within=JOURNALED_WITHIN,
     )
     store.forwarder.start()
 
     arrived = eventually(
         lambda: events_on(store.direct, "x.com", since),
-        lambda c: c.total() >= made.total(),
-        RECOVERY,
+        f"{made.total()} events for x.com stored",
+        until=lambda c: c.total() >= made.total(),
+        within=RECOVERY,
     )
     assert waited == made.total(), "the events waited in the journal during the outage"
     assert arrived == made
@@ -228,7 +237,10 @@ def test_events_of_an_outage_survive_a_sigkill_and_arrive_once(
     since = datetime.now(UTC)
     made = traffic(killed, f"http://x.com:{http_origin.port}", origin_certs)
     waited = eventually(
-        lambda: journaled(store.journal), lambda n: n >= made.total(), JOURNALED_WITHIN
+        lambda: journaled(store.journal),
+        f"{made.total()} events journaled",
+        until=lambda n: n >= made.total(),
+        within=JOURNALED_WITHIN,
     )
     store.kill(killed)
     assert waited == made.total(), "every event was journaled before the kill"
@@ -240,8 +252,9 @@ def test_events_of_an_outage_survive_a_sigkill_and_arrive_once(
     restarted = store.start_proxy(htpasswd)
     arrived = eventually(
         lambda: events_on(store.direct, "x.com", since),
-        lambda c: c.total() >= made.total(),
-        RECOVERY,
+        f"{made.total()} events for x.com stored",
+        until=lambda c: c.total() >= made.total(),
+        within=RECOVERY,
     )
     assert arrived == made
     assert f"audit journal {store.journal}: {len(on_disk)} events to replay" in restarted.log()

@@ -29,7 +29,7 @@ from tests.e2e.origin import Origin
 from tests.e2e.private_postgres import PrivatePostgres
 from tests.e2e.records import Key, acknowledgements_of, events_on
 from tests.e2e.traffic import Traffic, new_visitor, write_htpasswd
-from tests.e2e.waiting import eventually
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # about 20 s
 
@@ -85,8 +85,9 @@ def wait_hearing_again(fleet: Fleet, before: list[int]) -> None:
     """Wait until each instance has re-made its LISTEN connection once more than `before`."""
     now = eventually(
         lambda: hearing_again(fleet),
-        lambda counts: all(n > b for n, b in zip(counts, before, strict=True)),
-        RECOVERY,
+        f"each instance re-makes its LISTEN connection (times before: {before})",
+        until=lambda counts: all(n > b for n, b in zip(counts, before, strict=True)),
+        within=RECOVERY,
     )
     assert all(n > b for n, b in zip(now, before, strict=True)), "LISTEN was not re-made"
 
@@ -95,8 +96,9 @@ def audited(db_url: str, host: str, since: datetime, made: Counter[Key]) -> Coun
     """The events stored for `host` since `since`, once there are as many as `made`."""
     return eventually(
         lambda: events_on(db_url, host, since),
-        lambda stored: stored.total() >= made.total(),
-        RECOVERY,
+        f"{made.total()} events for {host} stored",
+        until=lambda stored: stored.total() >= made.total(),
+        within=RECOVERY,
     )
 
 
@@ -118,7 +120,10 @@ def recovered(fleet: Fleet, origin: Origin, origin_certs: OriginCerts, user: str
         fields = {"token": form.token, "next": form.next}
         assert one.post(f"{site}{form.action}", data=fields, headers=SAME_ORIGIN).status_code == 303
         again = eventually(
-            lambda: two.get(f"{site}/", headers=PAGE), lambda r: r.status_code == 200, PROPAGATION
+            lambda: two.get(f"{site}/", headers=PAGE),
+            "the page opens on the other instance",
+            until=lambda r: r.status_code == 200,
+            within=PROPAGATION,
         )
     assert again.status_code == 200, again.headers.get("x-leeway-decision")
     assert acknowledgements_of(fleet.db_url, user) == ["social"]
@@ -206,11 +211,16 @@ def test_a_stop_and_a_start_during_traffic(
     for proxy in fleet.instances:
         assert traffic.between(stopped, starting, proxy) > 0, "traffic while the server was down"
     assert audited(fleet.db_url, "x.com", since, made) == made
-    acknowledged = eventually(lambda: acknowledgements_of(fleet.db_url, "ann"), bool, RECOVERY)
+    acknowledged = eventually(
+        lambda: acknowledgements_of(fleet.db_url, "ann"), "ann's Continue stored", within=RECOVERY
+    )
     assert acknowledged == ["social"], "the Continue made while the server was down is stored"
     with as_user(fleet.two, "ann", origin_certs) as ann:
         honoured = eventually(
-            lambda: ann.get(f"{site}/", headers=PAGE), lambda r: r.status_code == 200, PROPAGATION
+            lambda: ann.get(f"{site}/", headers=PAGE),
+            "ann's Continue honoured by the other instance",
+            until=lambda r: r.status_code == 200,
+            within=PROPAGATION,
         )
     assert honoured.status_code == 200, "and honoured by the other instance"
     recovered(fleet, http_origin, origin_certs, "cal")

@@ -30,7 +30,7 @@ from tests.e2e.clients import PAGE, XHR, basic_auth, client, connect, continue_f
 from tests.e2e.conftest import Proxies, add_cast
 from tests.e2e.origin import Origin
 from tests.e2e.proxy_process import LeewayProcess
-from tests.e2e.waiting import eventually
+from tests.waiting import eventually
 
 INSTANCE = "leeway-e2e-7"
 TUNNEL_INSTANCE = "leeway-e2e-tunnel"
@@ -274,7 +274,12 @@ def test_decisions_and_continues_become_audit_events_without_path_or_query(
         *(403, 303, 200, 200, 200)
     ]
 
-    rows = eventually(lambda: audit_rows(store, "wanda", "tilo"), lambda r: len(r) >= 5, 10.0)
+    rows = eventually(
+        lambda: audit_rows(store, "wanda", "tilo"),
+        "5 events of wanda and tilo stored",
+        until=lambda r: len(r) >= 5,
+        within=10.0,
+    )
     finished = datetime.now(UTC)
 
     assert {row["instance"] for row in rows} == {INSTANCE}
@@ -326,7 +331,12 @@ def test_decisions_at_connect_are_counted_and_audited(
 
     assert (decisions("warn"), decisions("allow")) == (1, 1)
     assert moved(before, after, "leeway_requests_total", category="social") == 2
-    rows = eventually(lambda: audit_rows(store, "nina", "theo"), lambda r: len(r) >= 2, 10.0)
+    rows = eventually(
+        lambda: audit_rows(store, "nina", "theo"),
+        "2 events of nina and theo stored",
+        until=lambda r: len(r) >= 2,
+        within=10.0,
+    )
     assert Counter((row["username"], row["action"], row["instance"]) for row in rows) == Counter(
         {("nina", "warn", TUNNEL_INSTANCE): 1, ("theo", "allow", TUNNEL_INSTANCE): 1}
     )

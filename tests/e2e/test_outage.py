@@ -25,7 +25,7 @@ from tests.e2e.forwarder import Forwarder, forwarded_database
 from tests.e2e.origin import Origin
 from tests.e2e.proxy_process import LeewayProcess
 from tests.e2e.records import acknowledgements_of
-from tests.e2e.waiting import eventually
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -105,12 +105,13 @@ def test_the_database_stops_and_comes_back(
     with as_user(outage, "paul", origin_certs) as paul:
         back = eventually(
             lambda: paul.post(f"{social}/status", headers=XHR),
-            lambda answer: answer.status_code == 200,
-            RECOVERY,
+            "paul's post allowed again",
+            until=lambda answer: answer.status_code == 200,
+            within=RECOVERY,
         )
     assert back.status_code == 200, back.headers.get("x-leeway-decision")
     written = eventually(
-        lambda: acknowledgements_of(outage.db_url, "ann"), lambda acks: acks != [], RECOVERY
+        lambda: acknowledgements_of(outage.db_url, "ann"), "ann's Continue stored", within=RECOVERY
     )
     assert written == ["social"], "the Continue made during the outage is stored"
     assert outage.proxy.process is not None

@@ -23,7 +23,7 @@ from tests.e2e.clients import (
 )
 from tests.e2e.conftest import PASSWORDS, Proxies
 from tests.e2e.origin import Origin
-from tests.e2e.proxy_process import LeewayProcess
+from tests.e2e.proxy_process import ORIGIN_ADDRESS, LeewayProcess
 
 ORIGIN_CA = "Leeway test origin CA"
 
@@ -72,7 +72,7 @@ def test_uncategorised_tls_is_passed_through(
         ("www.facebook.com", "www.facebook.com"),
         ("i.ytimg.com", "i.ytimg.com"),
         # A tunnel to an address that names a categorised site in its handshake.
-        ("127.0.0.1", "x.com"),
+        (ORIGIN_ADDRESS, "x.com"),
         # And a categorised tunnel whose handshake names an uncategorised site.
         ("x.com", "www.example.org"),
     ],

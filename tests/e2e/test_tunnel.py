@@ -29,7 +29,7 @@ from tests.e2e.clients import TIMEOUT, Tunnel, basic_auth, connect
 from tests.e2e.conftest import PASSWORDS, Proxies
 from tests.e2e.origin import Origin
 from tests.e2e.proxy_process import LeewayProcess
-from tests.e2e.waiting import eventually
+from tests.waiting import eventually
 
 BLOCKED = "www.youtube.com"  # rich media: blocked for reading and writing for the untrained
 READABLE = "x.com"  # social: trina, who is trained, may read it
@@ -125,7 +125,12 @@ def only_the_marker_arrives(proxy: LeewayProcess, site: RawOrigin) -> None:
     """Send the marker through an uncategorised tunnel, wait for it, and check it came alone."""
     with open_tunnel(proxy, UNCATEGORISED, site.port).sock as sock:
         sock.sendall(MARKER)
-        arrived = eventually(lambda: [bytes(d) for d in site.received], lambda r: MARKER in r, 10)
+        arrived = eventually(
+            lambda: [bytes(d) for d in site.received],
+            "the marker at the site",
+            until=lambda r: MARKER in r,
+            within=10,
+        )
     assert arrived == [MARKER], "something of a refused tunnel reached the site"
 
 
@@ -189,7 +194,9 @@ def test_raw_bytes_to_an_uncategorised_site_are_still_relayed(
 ) -> None:
     with open_tunnel(proxy, UNCATEGORISED, site.port).sock as sock:
         sock.sendall(RANDOM)
-        arrived = eventually(lambda: [bytes(d) for d in site.received], lambda r: r != [], 10)
+        arrived = eventually(
+            lambda: [bytes(d) for d in site.received], "the bytes at the site", within=10
+        )
     assert arrived == [RANDOM]
 
 

@@ -25,7 +25,7 @@ from tests.e2e.clients import PAGE, continue_form
 from tests.e2e.conftest import CAST, Proxies, add_cast
 from tests.e2e.origin import Origin
 from tests.e2e.proxy_process import LeewayProcess
-from tests.e2e.waiting import eventually
+from tests.waiting import eventually
 
 WORKERS = 2
 PAUL = "127.0.0.3"  # a publisher: social sites open, no reminder
@@ -188,7 +188,13 @@ def test_connections_are_spread_over_the_workers_and_the_metrics_add_up(
 ) -> None:
     site = f"http://www.facebook.com:{module_http_origin.port}"
     assert len(worker_pids(proxy)) == WORKERS
-    assert eventually(lambda: metric(proxy, "leeway_workers"), lambda n: n == WORKERS, 3.0) == 2
+    listening = eventually(
+        lambda: metric(proxy, "leeway_workers"),
+        f"{WORKERS} workers listening",
+        until=lambda n: n == WORKERS,
+        within=3.0,
+    )
+    assert listening == 2
     before = metric(proxy, SOCIAL_REQUESTS)
     served_by: set[int] = set()
     for _ in range(20):
@@ -198,7 +204,12 @@ def test_connections_are_spread_over_the_workers_and_the_metrics_add_up(
 
     assert served_by == worker_pids(proxy)
     # Each worker sends its metrics every second; the supervisor serves their sum.
-    total = eventually(lambda: metric(proxy, SOCIAL_REQUESTS), lambda n: n == before + 20, 3.0)
+    total = eventually(
+        lambda: metric(proxy, SOCIAL_REQUESTS),
+        "the 20 requests counted",
+        until=lambda n: n == before + 20,
+        within=3.0,
+    )
     assert total == before + 20
 
 
@@ -220,7 +231,12 @@ def test_a_continue_through_one_worker_is_honoured_by_the_other(
 
     assert post_continue(one, site, warning.body).status == 303
 
-    after = eventually(lambda: get(other, f"{site}/"), lambda a: a.status == 200, 1.0)
+    after = eventually(
+        lambda: get(other, f"{site}/"),
+        f"{who}'s Continue honoured by the other worker",
+        until=lambda a: a.status == 200,
+        within=1.0,
+    )
     assert after.status == 200, f"{who}: {after.body[:200]}"
 
 
@@ -228,7 +244,12 @@ def test_sighup_reloads_the_policy_in_every_worker(proxy: LeewayProcess) -> None
     said = "policy reload (SIGHUP)"
     before = proxy.log().count(said)
     proxy.signal(signal.SIGHUP)
-    log = eventually(proxy.log, lambda text: text.count(said) == before + WORKERS, 5.0)
+    log = eventually(
+        proxy.log,
+        f"{said!r} logged by each worker",
+        until=lambda text: text.count(said) == before + WORKERS,
+        within=5.0,
+    )
     assert log.count(said) == before + WORKERS
 
 
@@ -248,15 +269,24 @@ def test_a_dead_worker_is_replaced_and_the_counts_never_go_down(
     # client retries them. Once the process is gone (all its threads: the supervisor has
     # seen it exit), new ones go to the survivor alone.
     said = f"(pid {victim}) stopped"
-    assert said in eventually(proxy.log, lambda log: said in log, 5.0)
+    assert said in eventually(proxy.log, repr(said), until=lambda log: said in log, within=5.0)
 
     # The survivor serves meanwhile; a new worker takes the dead one's place.
     assert get(connections.open(proxy, PAUL), f"{site}/").status == 200
     pids = eventually(
-        lambda: worker_pids(proxy), lambda p: len(p) == WORKERS and victim not in p, 8
+        lambda: worker_pids(proxy),
+        f"a new worker in place of {victim}",
+        until=lambda p: len(p) == WORKERS and victim not in p,
+        within=8,
     )
     assert victim not in pids and len(pids) == WORKERS
-    assert eventually(lambda: metric(proxy, "leeway_workers"), lambda n: n == WORKERS, 10.0) == 2
+    listening = eventually(
+        lambda: metric(proxy, "leeway_workers"),
+        f"{WORKERS} workers listening again",
+        until=lambda n: n == WORKERS,
+        within=10.0,
+    )
+    assert listening == 2
     assert metric(proxy, "leeway_worker_restarts_total") == 1
     assert metric(proxy, SOCIAL_REQUESTS) >= before + 1
 
@@ -279,8 +309,9 @@ def test_no_worker_outlives_the_supervisor(
 
     alive = eventually(
         lambda: {pid for pid in workers if Path(f"/proc/{pid}").exists() and _running(pid)},
-        lambda left: not left,
-        5.0,
+        "every worker gone",
+        until=lambda left: not left,
+        within=5.0,
     )
     assert alive == set()
 

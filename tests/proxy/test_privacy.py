@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy.orm import Session
 
-from proxy.metrics import DepartmentLabels
-from proxy.metrics_store import StoreGauges
+from proxy.metrics.proxy_metrics import DepartmentLabels
+from proxy.metrics.store_gauges import StoreGauges
 from proxy.privacy import OTHER, fold_departments
-from proxy.reports import Scope, build_report
-from tests.proxy.report_support import DAY, NOW, Rows, report_policy
+from proxy.reports.build import Scope, build_report
+from tests.proxy.reports.report_support import DAY, NOW, Rows, report_policy
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

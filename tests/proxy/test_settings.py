@@ -47,3 +47,46 @@ def test_a_bad_setting_is_refused_naming_its_variable(
     monkeypatch.setenv("LEEWAY_OPERATOR", "")
     assert main(["grants", "revoke", "alice", "x"]) == 1
     assert capsys.readouterr().err.startswith("setting operator (LEEWAY_OPERATOR): ")
+
+
+@pytest.mark.parametrize(
+    ("given", "journal"),
+    [
+        pytest.param({}, "leeway-audit.journal", id="default sqlite -> beside leeway.db"),
+        pytest.param(
+            {"db_url": "sqlite:////var/lib/leeway/office.db"},
+            "/var/lib/leeway/office-audit.journal",
+            id="sqlite file -> beside it, named after it",
+        ),
+        pytest.param(
+            {"db_url": "postgresql://db/leeway", "confdir": "/var/lib/leeway/mitmproxy"},
+            "/var/lib/leeway/mitmproxy/leeway-audit.journal",
+            id="postgresql -> the confdir",
+        ),
+        pytest.param(
+            {"db_url": "postgresql://db/leeway"},
+            "~/.mitmproxy/leeway-audit.journal",
+            id="postgresql, default confdir",
+        ),
+        pytest.param({"db_url": "sqlite://"}, "~/.mitmproxy/leeway-audit.journal", id="memory"),
+        pytest.param(
+            {"db_url": "sqlite:////srv/leeway.db", "audit_journal": "/spool/audit.journal"},
+            "/spool/audit.journal",
+            id="named -> as named",
+        ),
+    ],
+)
+def test_the_audit_journal_goes_with_the_database(
+    given: dict[str, str], journal: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("LEEWAY_DB_URL", "LEEWAY_CONFDIR", "LEEWAY_AUDIT_JOURNAL"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings.with_overrides(given).audit_journal == Path(journal)
+
+
+def test_a_named_journal_in_the_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEEWAY_DB_URL", "sqlite:////srv/leeway.db")
+    monkeypatch.setenv("LEEWAY_AUDIT_JOURNAL", "/spool/audit.journal")
+    assert Settings.with_overrides({}).audit_journal == Path("/spool/audit.journal")
+    monkeypatch.delenv("LEEWAY_AUDIT_JOURNAL")
+    assert Settings.with_overrides({}).audit_journal == Path("/srv/leeway-audit.journal")

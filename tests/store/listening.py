@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from proxy.changes import conninfo
+from proxy.runtime.changes import conninfo
 from proxy.store.notify import CHANNEL
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
-from proxy.audit_journal import AccessEvent
+from proxy.store.access_event import AccessEvent
 from proxy.store.db import session_factory
 from proxy.store.events import (
     events_for_user,

@@ -1,0 +1,1 @@
+"""Reading the CSV files of `leeway users import` and `leeway training import`."""

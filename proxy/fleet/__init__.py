@@ -1,0 +1,1 @@
+"""`leeway run --workers N`: the supervisor, its member processes and their summed metrics."""

@@ -1,0 +1,1 @@
+"""`leeway report`: the queries, the privacy folding and the output formats."""

@@ -1,0 +1,1 @@
+"""What runs inside a proxy process: serving, caches, background tasks, recording."""
