@@ -75,7 +75,7 @@ class Enforce:
             answer_plain(flow, 403, "Leeway's own endpoints are not served through the proxy.", "-")
             return
         notes = notes_of(flow)
-        subject = await self.leeway.subject_for(notes.who, flow.request.pretty_host)
+        subject = await self.leeway.subject_for(notes.who, flow.request.host)
         now = self.now()
         started = time.perf_counter()
         hosts = request_names(flow)
