@@ -11,13 +11,6 @@ from pydantic_core import ErrorDetails
 from policy.locate import TomlPath, toml_path
 
 _TABLE_NAMES = {"modules": "module", "categories": "category"}
-_KNOWN_KEYS = {
-    "": ("settings", "modules", "categories", "rules"),
-    "settings": ("acknowledgement_ttl", "renewal_notice"),
-    "modules": ("title", "url", "valid_for"),
-    "categories": ("domains", "guidance"),
-    "rules": ("name", "categories", "roles_any", "training_all", "read", "write"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +45,20 @@ class PolicyError(ValueError):
 
 
 def describe_validation_error(
-    err: ErrorDetails, raw: Mapping[str, Any], prefix: TomlPath = ()
+    err: ErrorDetails,
+    raw: Mapping[str, Any],
+    prefix: TomlPath = (),
+    known_keys: Mapping[str, Sequence[str]] | None = None,
 ) -> PolicyIssue:
     """`rule 'everyone'` / `read: 'alow' is not one of allow, warn, block`, and the like.
 
-    `raw` is the whole document; `prefix` is where the validated value sits in it.
+    `raw` is the whole document; `prefix` is where the validated value sits in it;
+    `known_keys` are the keys of each table (`""`: the top level), for an unknown key.
     """
     loc = prefix + tuple(err["loc"])
     place, key = _place(loc, raw)
     path = loc[:-1] if loc and loc[-1] == "[key]" else loc
-    return PolicyIssue(place, _reason(err, loc, key), path)
+    return PolicyIssue(place, _reason(err, loc, key, known_keys or {}), path)
 
 
 def _place(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> tuple[str, str]:
@@ -95,11 +92,13 @@ def _key(rest: tuple[int | str, ...]) -> str:
     return named[0] if named else ""
 
 
-def _reason(err: ErrorDetails, loc: tuple[int | str, ...], key: str) -> str:
+def _reason(
+    err: ErrorDetails, loc: tuple[int | str, ...], key: str, known_keys: Mapping[str, Sequence[str]]
+) -> str:
     kind, value = err["type"], err.get("input")
     if kind == "extra_forbidden":
         table = str(loc[0]) if len(loc) > 1 else ""
-        known = ", ".join(_KNOWN_KEYS.get(table, ()))
+        known = ", ".join(known_keys.get(table, ()))
         what = "table" if len(loc) == 1 else "key"
         return f"unknown {what} '{loc[-1]}' (known: {known})"
     if kind == "missing":

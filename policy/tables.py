@@ -76,6 +76,15 @@ class _Document(_Table):
     rules: list[Any] = []
 
 
+# The keys each table may have, named in "unknown key" messages: read from the models.
+KNOWN_KEYS = {
+    "": tuple(_Document.model_fields),
+    "settings": tuple(SettingsTable.model_fields),
+    "modules": tuple(ModuleTable.model_fields),
+    "categories": tuple(CategoryTable.model_fields),
+    "rules": tuple(RuleTable.model_fields),
+}
+
 _DOCUMENT = TypeAdapter(_Document)
 _SETTINGS = TypeAdapter(SettingsTable)
 _MODULE = TypeAdapter(dict[Name, ModuleTable])  # one entry at a time: the name is checked too
@@ -157,6 +166,8 @@ class _Checker:
             return adapter.validate_python(value)
         except ValidationError as e:
             errors = e.errors()
-        self.issues.extend(describe_validation_error(err, self.raw, prefix) for err in errors)
+        self.issues.extend(
+            describe_validation_error(err, self.raw, prefix, KNOWN_KEYS) for err in errors
+        )
         self.failed = {err["loc"][0] if err["loc"] else "" for err in errors}
         return None

@@ -30,7 +30,7 @@ from proxy.commands import (
 from proxy.commands import run as run_proxy
 from proxy.csvimport.rows import ImportRefused
 from proxy.logs import configure_proxy_logging
-from proxy.settings import Settings
+from proxy.settings import SettingError, Settings
 from proxy.store.db import StoreUnavailable
 
 COMMAND_GROUPS = (
@@ -75,14 +75,11 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run the handler the arguments chose, turning refusals into a message and exit 1."""
     try:
-        # An option whose dest is a setting's name overrides it: new settings need no wiring.
-        settings = Settings.with_overrides(
-            {name: getattr(args, name, None) for name in Settings.model_fields}
-        )
+        settings = Settings.from_arguments(args)
     except ValidationError as e:
         for error in e.errors():
             name = ".".join(str(part) for part in error["loc"])
-            print(f"setting {name} (LEEWAY_{name.upper()}): {error['msg']}", file=sys.stderr)
+            print(SettingError.of(name, error["msg"]), file=sys.stderr)
         return 1
     context = Context(settings, sys.stdout, sys.stderr)
     try:

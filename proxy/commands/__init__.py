@@ -16,6 +16,7 @@ from sqlalchemy import exc
 from sqlalchemy.orm import Session
 
 from policy import Policy, load_default_policy, load_policy
+from proxy.commands.flags import add_setting_flags
 from proxy.csvimport.rows import RowError, Tally, parse_timestamp
 from proxy.store import migrate
 from proxy.store.db import make_engine, mask_url, normalise_url, store_errors
@@ -162,31 +163,8 @@ def require_module(policy: Policy, module: str) -> None:
 def options(
     *, store: bool = False, policy: bool = False, operator: bool = False
 ) -> argparse.ArgumentParser:
-    """A parent parser with the shared options a command takes.
-
-    Defaults are suppressed so that an option given before the subcommand is not
-    overwritten by the subcommand's absent one; `Settings` fills in the rest.
-    """
+    """A parent parser with the shared options a command takes (see `add_setting_flags`)."""
     parent = argparse.ArgumentParser(add_help=False)
-    if store:
-        parent.add_argument(
-            "--db-url",
-            default=argparse.SUPPRESS,
-            metavar="URL",
-            help="database URL (env LEEWAY_DB_URL; default sqlite:///leeway.db)",
-        )
-    if policy:
-        parent.add_argument(
-            "--policy",
-            default=argparse.SUPPRESS,
-            metavar="FILE",
-            help="policy file (env LEEWAY_POLICY; default: the bundled policy)",
-        )
-    if operator:
-        parent.add_argument(
-            "--operator",
-            default=argparse.SUPPRESS,
-            metavar="NAME",
-            help="who is making the change (env LEEWAY_OPERATOR; default: login name)",
-        )
+    chosen = {"db_url": store, "policy": policy, "operator": operator}
+    add_setting_flags(parent, [name for name, wanted in chosen.items() if wanted])
     return parent

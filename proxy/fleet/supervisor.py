@@ -68,7 +68,7 @@ class Supervisor:
             self.config,
             observability=replace(
                 self.config.observability,
-                journal=worker_journal(self.config.observability.journal, slot.index),
+                audit_journal=worker_journal(self.config.observability.audit_journal, slot.index),
             ),
         )
         events, worker_events = self._context.Pipe(duplex=True)

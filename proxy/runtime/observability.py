@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
@@ -22,19 +23,28 @@ from proxy.runtime.entitlement_cache import EntitlementCache
 from proxy.runtime.recording import Recorder
 from proxy.store.db import StoreUnavailable
 
+if TYPE_CHECKING:
+    from proxy.settings import Settings
+
 logger = logging.getLogger("leeway.metrics")
 
 
 @dataclass(frozen=True, slots=True)
 class ObservabilityConfig:
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = 9464  # 0: no endpoint
-    departments: bool = False
-    min_group: int = 5
-    instance: str = "leeway"
-    journal: Path = Path("leeway-audit.journal")
-    retention: timedelta | None = timedelta(days=90)
-    pseudonymise_after: timedelta | None = None
+    """The metrics and audit settings (no defaults of their own: see `from_settings`)."""
+
+    metrics_host: str
+    metrics_port: int  # 0: no endpoint
+    metrics_departments: bool
+    min_group: int
+    instance: str
+    audit_journal: Path
+    audit_retention: timedelta | None
+    audit_pseudonymise_after: timedelta | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ObservabilityConfig:
+        return cls(**settings.fields_of(cls, audit_journal=settings.audit_journal.expanduser()))
 
     @property
     def metrics_url(self) -> str | None:
@@ -54,15 +64,17 @@ class Observability:
         self.metrics = Metrics(
             self.registry,
             categories=policy.categories,
-            departments=self._departments(policy) if config.departments else None,
+            departments=self._departments(policy) if config.metrics_departments else None,
         )
         self.metrics.policy_loaded(policy.revision)
         self.metrics.watch_store(StoreGauges.for_policy(engine, policy))
-        self.audit = AuditTrail(engine, config.journal, on_dropped=self.metrics.audit_dropped)
+        self.audit = AuditTrail(engine, config.audit_journal, on_dropped=self.metrics.audit_dropped)
         self.metrics.watch_audit_queue(self.audit.depth)
         self.recorder = Recorder(self.metrics, self.audit, config.instance)
         self.retention = Retention(
-            engine, retention=config.retention, pseudonymise_after=config.pseudonymise_after
+            engine,
+            retention=config.audit_retention,
+            pseudonymise_after=config.audit_pseudonymise_after,
         )
         self._server: MetricsServer | None = None
 

@@ -77,7 +77,7 @@ async def serve_loop(
     master = DumpMaster(opts, with_termlog=True, with_dumper=False)
     role = role or Alone(config, engine, policy)
     cache = EntitlementCache(
-        SqlEntitlements(engine), ttl=config.cache_ttl, max_stale=config.max_stale
+        SqlEntitlements(engine), ttl=config.cache_ttl, max_stale=config.cache_max_stale
     )
     book = AddressBook()
     await asyncio.to_thread(_load_addresses, book, engine)

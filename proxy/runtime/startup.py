@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, Protocol
 
 from addons.protocols import NoSiblings
 from policy import Action, PolicyError, load_default_policy, load_policy
-from policy.destinations import DestinationRules
+from policy.destinations import DestinationError, DestinationRules, Ports, parse_networks
 from proxy.runtime.observability import ObservabilityConfig
+from proxy.settings import SettingError
 from proxy.store.db import StoreUnavailable, mask_url
 from proxy.store.keys import signing_key
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from mitmproxy.master import Master
     from sqlalchemy.engine import Engine
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from addons.protocols import Siblings
     from policy import Policy
     from proxy.runtime.observability import Observability
+    from proxy.settings import Settings
 
 
 class StartupError(Exception):
@@ -37,22 +41,55 @@ class StartupError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
+    """What `leeway run` runs with: the settings, parsed (no defaults of its own)."""
+
     db_url: str
     policy_path: Path | None
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 8080
-    confdir: Path = Path("~/.mitmproxy")
-    proxyauth: str | None = None
-    trusted_header: str | None = None
-    trusted_peers: tuple[Network, ...] = ()
-    intercept: bool = True
-    warn_without_intercept: Action = Action.BLOCK
-    mitm_options: tuple[str, ...] = ()
+    listen_host: str
+    listen_port: int
+    workers: int
+    confdir: Path
+    proxyauth: str | None
+    trusted_header: str | None
+    trusted_peers: tuple[Network, ...]
+    intercept: bool
+    warn_without_intercept: Action
+    mitm_options: tuple[str, ...]
     # The configured part; the host's own addresses and ports are added at start.
-    destinations: DestinationRules = field(default_factory=DestinationRules)
-    cache_ttl: float = 5.0
-    max_stale: float = 300.0
-    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+    destinations: DestinationRules
+    cache_ttl: float
+    cache_max_stale: float
+    observability: ObservabilityConfig
+
+    @classmethod
+    def from_settings(cls, settings: Settings, mitm_options: Iterable[str] = ()) -> RunConfig:
+        """The settings parsed; `SettingError` (naming the flag and variable) if one is bad."""
+        if settings.trusted_header and not settings.trusted_peers:
+            raise SettingError("--trusted-header needs --trusted-peers: whose header to believe")
+        destinations = DestinationRules(
+            allowed=_parsed("allow_destinations", parse_networks, settings),
+            connect_ports=_parsed("connect_ports", Ports.parse, settings),
+            http_ports=_parsed("http_ports", Ports.parse, settings),
+        )
+        derived = settings.fields_of(
+            cls,
+            policy_path=settings.policy,
+            confdir=settings.confdir.expanduser(),
+            trusted_peers=_parsed("trusted_peers", parse_networks, settings),
+            warn_without_intercept=Action(settings.warn_without_intercept),
+            mitm_options=tuple(mitm_options),
+            destinations=destinations,
+            observability=ObservabilityConfig.from_settings(settings),
+        )
+        return cls(**derived)
+
+
+def _parsed[T](name: str, parse: Callable[[str], T], settings: Settings) -> T:
+    """A setting parsed, or refused naming its flag and variable."""
+    try:
+        return parse(getattr(settings, name) or "")
+    except DestinationError as e:
+        raise SettingError.of(name, e) from None
 
 
 def load_run_policy(path: Path | None) -> Policy:

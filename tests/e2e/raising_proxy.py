@@ -16,9 +16,9 @@ from mitmproxy import http
 
 from proxy.commands import open_store
 from proxy.logs import configure_proxy_logging
-from proxy.runtime.observability import ObservabilityConfig
 from proxy.runtime.serve import serve_loop
 from proxy.runtime.startup import RunConfig, preflight
+from proxy.settings import Settings
 
 
 class Raising:
@@ -36,14 +36,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--confdir", type=Path, required=True)
     parser.add_argument("--set", dest="mitm_options", action="append", default=[])
     args = parser.parse_args(argv)
-    config = RunConfig(
+    settings = Settings(
         db_url=args.db_url,
-        policy_path=None,
+        policy=None,
         listen_port=args.listen_port,
         confdir=args.confdir,
-        mitm_options=tuple(args.mitm_options),
-        observability=ObservabilityConfig(metrics_port=args.metrics_port),
+        metrics_port=args.metrics_port,
     )
+    config = RunConfig.from_settings(settings, args.mitm_options)
     engine = open_store(args.db_url)
     policy, key = preflight(config, engine)
     configure_proxy_logging()

@@ -46,7 +46,7 @@ def test_a_bad_setting_is_refused_naming_its_variable(
 ) -> None:
     monkeypatch.setenv("LEEWAY_OPERATOR", "")
     assert main(["grants", "revoke", "alice", "x"]) == 1
-    assert capsys.readouterr().err.startswith("setting operator (LEEWAY_OPERATOR): ")
+    assert capsys.readouterr().err.startswith("--operator (LEEWAY_OPERATOR): ")
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from addons.who import Who
 from policy import Decision, Policy, Subject, load_default_policy, parse_policy
 from policy.decision import Access, Action, Reason
 from proxy.runtime.observability import Observability, ObservabilityConfig
+from proxy.settings import Settings
 from proxy.store.db import make_engine
 from tests.policy.samples import NOW, TEST_POLICY
 
@@ -53,7 +54,8 @@ def policy() -> Policy:
 
 @pytest.fixture
 def config(tmp_path: Path) -> ObservabilityConfig:
-    return ObservabilityConfig(metrics_port=free_port(), journal=tmp_path / "audit.journal")
+    settings = Settings(metrics_port=free_port(), audit_journal=tmp_path / "audit.journal")
+    return ObservabilityConfig.from_settings(settings)
 
 
 @pytest.fixture
@@ -144,6 +146,8 @@ def test_a_reloaded_policy_brings_its_revision_and_categories(watch: Observabili
 
 def test_the_metrics_url_is_built_in_one_place() -> None:
     """The banner of one proxy and of a supervisor of workers both show this URL."""
-    config = ObservabilityConfig(metrics_host="127.0.0.5", metrics_port=9999)
+    config = ObservabilityConfig.from_settings(
+        Settings(metrics_host="127.0.0.5", metrics_port=9999)
+    )
     assert config.metrics_url == "http://127.0.0.5:9999/metrics"
     assert replace(config, metrics_port=0).metrics_url is None

@@ -25,6 +25,7 @@ import pytest
 from policy import load_default_policy, load_policy
 from policy.loader import default_policy_path
 from proxy.runtime.startup import RunConfig, print_banner
+from proxy.settings import Settings
 from proxy.store.db import make_engine
 from tests.waiting import eventually
 
@@ -274,7 +275,7 @@ def test_the_banner_masks_the_database_password(capsys: pytest.CaptureFixture[st
     url = "postgresql://leeway:s3cret-pw@db.example:5432/leeway"
     engine = make_engine(url)
     try:
-        config = RunConfig(db_url=url, policy_path=None, confdir=Path("/etc/leeway/ca"))
+        config = RunConfig.from_settings(Settings(db_url=url, confdir=Path("/etc/leeway/ca")))
         print_banner(config, engine, load_default_policy())
     finally:
         engine.dispose()
