@@ -13,8 +13,8 @@ from policy.locate import TomlPath, toml_path
 _TABLE_NAMES = {"modules": "module", "categories": "category"}
 _KNOWN_KEYS = {
     "": ("settings", "modules", "categories", "rules"),
-    "settings": ("acknowledgement_ttl", "renewal_notice"),
-    "modules": ("title", "url", "valid_for"),
+    "settings": ("acknowledgement_ttl", "renewal_notice", "xapi_verbs"),
+    "modules": ("title", "url", "valid_for", "xapi_activities"),
     "categories": ("domains", "guidance"),
     "rules": ("name", "categories", "roles_any", "training_all", "read", "write"),
 }

@@ -83,6 +83,19 @@ def check_department(department: str) -> str | None:
     )
 
 
+MAX_EMAIL = 320
+
+
+def check_email(email: str) -> str | None:
+    """Why `email` is not an e-mail address (`name@domain`, no spaces), or None."""
+    local, at, domain = email.partition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in email):
+        return f"email {email[:60]!r} is not an e-mail address such as ana@example.org"
+    if len(email) > MAX_EMAIL:
+        return f"email {email[:40]!r}... is longer than {MAX_EMAIL} characters"
+    return None
+
+
 def parse_user(line: int, values: list[str]) -> UserRow | RowError:
     username, display_name, department = values
     problems = [p for p in (check_username(username), _display_name_problem(display_name)) if p]

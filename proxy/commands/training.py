@@ -19,6 +19,7 @@ from proxy.commands import (
     refuse_bad_rows,
     require_module,
     require_user,
+    training_sync,
 )
 from proxy.imports import (
     TRAINING_COLUMNS,
@@ -63,6 +64,7 @@ def register(groups: Subparsers) -> None:
     record.add_argument("module", metavar="MODULE")
     record.add_argument("--completed-at", metavar="ISO", help="when (ISO 8601; default: now)")
     record.set_defaults(handler=run_record)
+    training_sync.register(commands)
 
 
 class _Importer:

@@ -16,6 +16,7 @@ from proxy.imports import (
     Tally,
     UserRow,
     check_department,
+    check_email,
     check_username,
     open_csv,
     parse_user,
@@ -23,7 +24,7 @@ from proxy.imports import (
 )
 from proxy.progress import track_lines
 from proxy.store.notify import notify_changed
-from proxy.store.people import Person, people, save_user, upsert_users
+from proxy.store.people import Person, email_holder, people, save_user, upsert_users
 
 if TYPE_CHECKING:
     import argparse
@@ -45,6 +46,11 @@ def register(groups: Subparsers) -> None:
     add.add_argument("username", metavar="USERNAME")
     add.add_argument("--department", metavar="D", help="letters, digits, spaces and &-_./()',")
     add.add_argument("--display-name", metavar="N", help="the name shown in reports")
+    add.add_argument(
+        "--email",
+        metavar="ADDRESS",
+        help="e-mail address: how the learning record store names them",
+    )
     add.set_defaults(handler=run_add)
 
 
@@ -103,15 +109,24 @@ def run_add(args: argparse.Namespace, context: Context) -> int:
         problems.append(check_department(department))
     if args.display_name is not None and len(args.display_name) > MAX_DISPLAY_NAME:
         problems.append(f"--display-name is longer than {MAX_DISPLAY_NAME} characters")
+    email = args.email.strip().lower() if args.email is not None else None
+    if email and (problem := check_email(email)):
+        problems.append(problem)
     if refused := [p for p in problems if p]:
         raise CommandError("; ".join(refused))
     # Given but empty means "none"; not given means "leave as it is".
     changes = {
         field: value or None
-        for field, value in (("display_name", args.display_name), ("department", department))
+        for field, value in (
+            ("display_name", args.display_name),
+            ("department", department),
+            ("email", email),
+        )
         if value is not None
     }
     with context.transaction() as session:
+        if email and (holder := email_holder(session, email)) not in (None, username):
+            raise CommandError(f"--email {email!r} is already the address of user {holder!r}")
         change = save_user(session, username, now(), changes)
         notify_changed(session, [username])
     context.say(f"user {username}: {change}")

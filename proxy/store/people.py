@@ -24,7 +24,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Change = Literal["created", "updated", "unchanged"]
 CHUNK = 20_000
-EDITABLE = frozenset({"display_name", "department"})
+EDITABLE = frozenset({"display_name", "department", "email"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,11 @@ class Person:
 
 def user_id(session: Session, username: str) -> int | None:
     return session.scalar(select(User.id).where(User.username == username))
+
+
+def email_holder(session: Session, email: str) -> str | None:
+    """The username whose e-mail address is `email` (lower-case), if any."""
+    return session.scalar(select(User.username).where(User.email == email))
 
 
 def user_ids(session: Session, only: Sequence[str] | None = None) -> dict[str, int]:
@@ -102,10 +107,11 @@ def save_user(
     if user is None:
         session.add(User(username=username, created_at=now, **changes))
         return "created"
-    before = (user.display_name, user.department)
+    before = (user.display_name, user.department, user.email)
     for field, value in changes.items():
         setattr(user, field, value)
-    return "unchanged" if before == (user.display_name, user.department) else "updated"
+    after = (user.display_name, user.department, user.email)
+    return "unchanged" if before == after else "updated"
 
 
 def assign_network(session: Session, network: Network, user: int, now: datetime) -> str | None:
