@@ -4,8 +4,9 @@ Ralph's pins must not touch the project's, so it lives in a venv outside the che
 (`~/.cache/leeway-test/ralph-venv`, or `LEEWAY_TEST_RALPH_VENV`), made on first use and
 reused. Statements reach it as an LMS sends them: POSTed over HTTP, never written into its
 files (`ralph_shim` only lets its file backend take more than one POST). Ralph's file
-backend pages at `RALPH_RUNSERVER_MAX_SEARCH_HITS_COUNT` (100 by default) and compares `since` with `timestamp` rather than `stored`: statements posted
-here carry no timestamp, so Ralph sets it to `stored`.
+backend pages at `RALPH_RUNSERVER_MAX_SEARCH_HITS_COUNT` (100 by default) and compares
+`since` with `timestamp` rather than `stored`: statements posted here carry no timestamp,
+so Ralph sets it to `stored`.
 """
 
 from __future__ import annotations
