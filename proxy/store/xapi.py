@@ -122,6 +122,24 @@ def remove_completions(session: Session, statement_ids: Sequence[str]) -> list[i
     return users
 
 
+def latest_completions(
+    session: Session, username: str, at: datetime
+) -> list[tuple[str, datetime, str]]:
+    """(module, completed_at, source) of `username`'s latest completion of each module by `at`."""
+    rows = session.execute(
+        select(
+            TrainingCompletion.module, TrainingCompletion.completed_at, TrainingCompletion.source
+        )
+        .join(User, User.id == TrainingCompletion.user_id)
+        .where(User.username == username, TrainingCompletion.completed_at <= at)
+        .order_by(TrainingCompletion.module, TrainingCompletion.completed_at)
+    )
+    latest: dict[str, tuple[str, datetime, str]] = {}
+    for module, completed_at, source in rows:
+        latest[module] = (module, completed_at, source)  # ordered: the last is the latest
+    return list(latest.values())
+
+
 def directory_rows(session: Session) -> list[tuple[int, str, str | None]]:
     """(id, username, email) of every user."""
     rows = session.execute(select(User.id, User.username, User.email))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -70,6 +71,13 @@ def test_a_completed_statement_is_recorded_with_its_source(
         ("ana", "social-media-basics", f"xapi:{completed['id']}"),
         ("ana", "social-media-publishing", f"xapi:{passed['id']}"),
     ]
+    explained = leeway.ok("explain", "ana", "www.facebook.com")
+    assert "social-media-basics completed " in explained
+    assert f"(xapi:{completed['id']})" in explained
+    document = json.loads(leeway.ok("explain", "ana", "www.facebook.com", "--json"))
+    assert {"module": "social-media-publishing", "source": f"xapi:{passed['id']}"}.items() <= {
+        **document["training"][1]
+    }.items()
 
 
 def test_failures_and_unsuccessful_statements_change_nothing(
