@@ -12,6 +12,7 @@ from proxy.commands import CommandError, Context, Subparsers, now, options, refu
 from proxy.imports import (
     MAX_DISPLAY_NAME,
     USER_COLUMNS,
+    USER_OPTIONAL,
     RowError,
     Tally,
     UserRow,
@@ -62,7 +63,9 @@ def run_import(args: argparse.Namespace, context: Context) -> int:
     errors: list[RowError] = []
     with open_csv(path, label) as (lines, size):
         first_line: dict[str, int] = {}
-        for item in read_rows(track_lines(lines, size, label), label, USER_COLUMNS):
+        first_email: dict[str, int] = {}
+        rows_in = read_rows(track_lines(lines, size, label), label, USER_COLUMNS, USER_OPTIONAL)
+        for item in rows_in:
             tally.read += 1
             row = item if isinstance(item, RowError) else parse_user(*item)
             if isinstance(row, UserRow) and row.username in first_line:
@@ -70,10 +73,15 @@ def run_import(args: argparse.Namespace, context: Context) -> int:
                 row = RowError(
                     row.line, f"username {row.username!r} repeated (first on line {first})"
                 )
+            if isinstance(row, UserRow) and row.email and row.email in first_email:
+                first = first_email[row.email]
+                row = RowError(row.line, f"email {row.email!r} repeated (first on line {first})")
             if isinstance(row, RowError):
                 errors.append(row)
                 continue
             first_line[row.username] = row.line
+            if row.email:
+                first_email[row.email] = row.line
             rows.append(row)
     refuse_bad_rows(context, label, errors, tally, skip_invalid=args.skip_invalid)
     with context.transaction() as session:
@@ -87,9 +95,15 @@ def run_import(args: argparse.Namespace, context: Context) -> int:
 def _changes(rows: list[UserRow], existing: dict[str, Person], tally: Tally) -> list[Person]:
     """The rows that add or change a user, counted into `tally`."""
     changed: list[Person] = []
+    holders = {p.email: p.username for p in existing.values() if p.email}
     for row in rows:
-        person = Person(row.username, row.display_name, row.department)
         before = existing.get(row.username)
+        # Without an email column, a user keeps the address they have.
+        email = row.email if row.email is not None else (before.email if before else None)
+        person = Person(row.username, row.display_name, row.department, email)
+        holder = holders.get(email) if email else None
+        if holder is not None and holder != row.username:
+            raise CommandError(f"line {row.line}: email {email!r} is already user {holder!r}'s")
         if before == person:
             tally.present += 1
             continue

@@ -34,6 +34,7 @@ class Person:
     username: str
     display_name: str | None
     department: str | None
+    email: str | None = None
 
 
 def user_id(session: Session, username: str) -> int | None:
@@ -54,8 +55,8 @@ def user_ids(session: Session, only: Sequence[str] | None = None) -> dict[str, i
 
 
 def people(session: Session) -> dict[str, Person]:
-    rows = session.execute(select(User.username, User.display_name, User.department))
-    return {name: Person(name, display, dept) for name, display, dept in rows}
+    rows = session.execute(select(User.username, User.display_name, User.department, User.email))
+    return {name: Person(name, display, dept, email) for name, display, dept, email in rows}
 
 
 def upsert_users(session: Session, rows: Sequence[Person], now: datetime) -> None:
@@ -67,6 +68,7 @@ def upsert_users(session: Session, rows: Sequence[Person], now: datetime) -> Non
                 "username": p.username,
                 "display_name": p.display_name,
                 "department": p.department,
+                "email": p.email,
                 "created_at": now,
             }
             for p in chunk
@@ -83,6 +85,7 @@ def _upsert(session: Session) -> sqlite.Insert | postgresql.Insert:
         set_={
             "display_name": statement.excluded.display_name,
             "department": statement.excluded.department,
+            "email": statement.excluded.email,
         },
     )
 
