@@ -1,7 +1,7 @@
 """The seams between Leeway's addons and the rest of the proxy, as small protocols.
 
 The addons never touch SQLAlchemy: they see entitlements, acknowledgements, the address
-map, the records and the other processes through these; `proxy.serve` passes the real
+map, the records and the other processes through these; `proxy.runtime.serve` passes the real
 ones and tests pass in-memory ones.
 """
 

@@ -74,6 +74,10 @@ class Policy:
         self.source = source
         self.settings = settings
         self.modules = dict(modules)
+        # activity IRI -> module: the loader checks that no activity is in two modules
+        self.xapi_activities = {
+            iri: module.key for module in self.modules.values() for iri in module.xapi_activities
+        }
         self.categories = dict(categories)
         self.rules = tuple(rules)
         self.roles = frozenset(role for rule in self.rules for role in rule.roles_any)

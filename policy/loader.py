@@ -18,7 +18,7 @@ from policy.engine import Policy
 from policy.errors import PolicyError, PolicyIssue, rule_place
 from policy.hosts import HostError, normalise_domain
 from policy.locate import TomlPath, key_lines, line_of
-from policy.model import Category, Module, Rule, Settings
+from policy.model import XAPI_DEFAULT_VERBS, Category, Module, Rule, Settings
 from policy.tables import Tables, validate_tables
 
 DEFAULT_POLICY = "default_policy.toml"
@@ -54,6 +54,7 @@ def parse_policy(content: bytes, *, source: str, label: str) -> Policy:
     tables, issues = validate_tables(raw)
     categories = _categories(tables, issues)
     _check_references(tables, raw, issues)
+    _check_activities(tables, issues)
     if issues:
         raise PolicyError(label, _in_file_order(issues, text))
     return _compile(tables, categories, source, hashlib.sha256(content).hexdigest()[:12])
@@ -132,13 +133,30 @@ def _check_references(tables: Tables, raw: dict[str, Any], issues: list[PolicyIs
             )
 
 
+def _check_activities(tables: Tables, issues: list[PolicyIssue]) -> None:
+    """An xAPI activity counts for one module only: listed twice, which would it complete?"""
+    owner: dict[str, str] = {}
+    for name, table in tables.modules.items():
+        for index, iri in enumerate(table.xapi_activities):
+            if iri in owner:
+                also = "twice" if owner[iri] == name else f"also in module '{owner[iri]}'"
+                where = ("modules", name, "xapi_activities", index)
+                issues.append(
+                    PolicyIssue(
+                        f"module '{name}'", f"xapi_activities: '{iri}' is listed {also}", where
+                    )
+                )
+                continue
+            owner[iri] = name
+
+
 def _named(at: TomlPath, key: str, names: tuple[str, ...]) -> list[tuple[TomlPath, str]]:
     return [((*at, key, index), name) for index, name in enumerate(names)]
 
 
 def _compile(tables: Tables, categories: dict[str, Category], source: str, revision: str) -> Policy:
     modules = {
-        key: Module(key, table.title, table.url, table.valid_for)
+        key: Module(key, table.title, table.url, table.valid_for, tuple(table.xapi_activities))
         for key, table in tables.modules.items()
     }
     rules = [
@@ -152,7 +170,12 @@ def _compile(tables: Tables, categories: dict[str, Category], source: str, revis
         )
         for r in tables.rules
     ]
-    settings = Settings(tables.settings.acknowledgement_ttl, tables.settings.renewal_notice)
+    verbs = tables.settings.xapi_verbs
+    settings = Settings(
+        tables.settings.acknowledgement_ttl,
+        tables.settings.renewal_notice,
+        tuple(verbs) if verbs is not None else XAPI_DEFAULT_VERBS,
+    )
     return Policy(
         revision=revision,
         source=source,

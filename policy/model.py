@@ -7,21 +7,32 @@ from datetime import timedelta
 
 from policy.decision import Access, Action
 
+# The xAPI verbs whose statements count as completing a module, unless `xapi_verbs` says.
+XAPI_DEFAULT_VERBS = (
+    "http://adlnet.gov/expapi/verbs/completed",
+    "http://adlnet.gov/expapi/verbs/passed",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     acknowledgement_ttl: timedelta = timedelta(hours=8)
     renewal_notice: timedelta = timedelta(days=14)
+    xapi_verbs: tuple[str, ...] = XAPI_DEFAULT_VERBS
 
 
 @dataclass(frozen=True, slots=True)
 class Module:
-    """A training course; a completion is valid for `valid_for` (None: for ever)."""
+    """A training course; a completion is valid for `valid_for` (None: for ever).
+
+    A completion of any `xapi_activities` (activity IRIs) in the learning record store counts.
+    """
 
     key: str
     title: str
     url: str
     valid_for: timedelta | None = None
+    xapi_activities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

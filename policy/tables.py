@@ -6,6 +6,7 @@ is found, and the parts that did validate are there for the reference checks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
@@ -36,6 +37,19 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 Text = Annotated[str, Field(min_length=1)]
+# An absolute IRI: a scheme, a colon, and no spaces or characters IRIs leave out.
+_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
+
+
+def _absolute_iri(text: str) -> str:
+    if not _IRI.match(text):
+        raise ValueError(
+            f"{text!r} is not an absolute IRI (such as https://lms.example.org/course/view.php?id=12)"
+        )
+    return text
+
+
+Iri = Annotated[str, AfterValidator(_absolute_iri)]
 
 
 class _Table(BaseModel):
@@ -45,12 +59,14 @@ class _Table(BaseModel):
 class SettingsTable(_Table):
     acknowledgement_ttl: PositiveDuration = timedelta(hours=8)
     renewal_notice: Duration = timedelta(days=14)
+    xapi_verbs: Annotated[list[Iri], Field(min_length=1)] | None = None
 
 
 class ModuleTable(_Table):
     title: Text
     url: Annotated[str, Field(pattern=r"^https?://\S+$")]
     valid_for: PositiveDuration | None = None
+    xapi_activities: list[Iri] = []
 
 
 class CategoryTable(_Table):

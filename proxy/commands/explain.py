@@ -16,6 +16,7 @@ from policy.hosts import InvalidHost, normalise_host
 from proxy.commands import CommandError, Context, Subparsers, now, option_time, options
 from proxy.plain_text import aligned
 from proxy.store.entitlements import SqlEntitlements
+from proxy.store.xapi import latest_completions
 
 OVERRIDE_HEADER = "X-HTTP-Method-Override"
 _METHOD = re.compile(r"[A-Za-z]{1,20}")
@@ -74,6 +75,8 @@ def run_explain(args: argparse.Namespace, context: Context) -> int:
     subject = SqlEntitlements(context.engine()).subject_for(username, at)
     overrides = () if args.override is None else ((OVERRIDE_HEADER, args.override),)
     decision = policy.decide(subject, Request.to(host, args.method, overrides), at)
+    with context.transaction() as session:
+        training = latest_completions(session, username, at)
     sentences = list(decision.explanation)
     if not subject.known:
         sentences.insert(
@@ -88,6 +91,10 @@ def run_explain(args: argparse.Namespace, context: Context) -> int:
             "at": at.isoformat(),
             "method": args.method,
             "explanation": sentences,
+            "training": [
+                {"module": m, "completed_at": when.isoformat(), "source": source}
+                for m, when, source in training
+            ],
         }
         context.say(json.dumps(document, indent=2))
         return 0
@@ -97,6 +104,10 @@ def run_explain(args: argparse.Namespace, context: Context) -> int:
         else f"{args.method}, {OVERRIDE_HEADER}: {args.override}"
     )
     context.say(*_table(decision, subject, method, at.isoformat(), policy.source))
+    # Where each completion came from: a CSV file, `training record`, or `xapi:<statement id>`.
+    context.say(
+        *(f"training  {m} completed {when.isoformat()} ({source})" for m, when, source in training)
+    )
     context.say("", *sentences)
     return 0
 

@@ -19,6 +19,7 @@ from proxy.commands import (
     refuse_bad_rows,
     require_module,
     require_user,
+    training_sync,
 )
 from proxy.csvimport.progress import track_lines
 from proxy.csvimport.rows import (
@@ -63,6 +64,7 @@ def register(groups: Subparsers) -> None:
     record.add_argument("module", metavar="MODULE")
     record.add_argument("--completed-at", metavar="ISO", help="when (ISO 8601; default: now)")
     record.set_defaults(handler=run_record)
+    training_sync.register(commands)
 
 
 class _Importer:

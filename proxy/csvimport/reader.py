@@ -95,26 +95,33 @@ def _lone_cr(chunk: bytes) -> int:
 
 
 def read_rows(
-    lines: Iterable[str], label: str, columns: tuple[str, ...]
+    lines: Iterable[str],
+    label: str,
+    columns: tuple[str, ...],
+    optional: tuple[str, ...] = (),
 ) -> Iterator[tuple[int, list[str]] | RowError]:
     """The data rows of a CSV, as (line, values in `columns` order), after checking the header.
 
-    The header is checked at once: ImportRefused if it is missing or wrong. A row with the
-    wrong number of fields comes out as a RowError; blank lines are skipped.
+    The header is checked at once: ImportRefused if it is missing or wrong. An `optional`
+    column the header names is read too (after `columns`); one it does not name is left out.
+    A row with the wrong number of fields comes out as a RowError; blank lines are skipped.
     """
     reader = csv.reader(lines, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as e:
         raise _unreadable(e, reader, label) from None
-    return _rows(reader, label, _header_order(header, label, columns), columns)
+    present = _present(header, optional)
+    return _rows(reader, label, _header_order(header, label, (*columns, *present)), columns)
 
 
 def _rows(
     reader: Reader, label: str, order: list[int], columns: tuple[str, ...]
 ) -> Iterator[tuple[int, list[str]] | RowError]:
-    width = len(columns)
-    expected = f"expected {width} fields ({','.join(columns)})"
+    width = len(order)
+    expected = (
+        f"expected {width} fields ({','.join(columns)}{',...' if width > len(columns) else ''})"
+    )
     try:
         for values in reader:
             if len(values) == width:
@@ -123,6 +130,11 @@ def _rows(
                 yield RowError(reader.line_num, f"{expected}, got {len(values)}")
     except csv.Error as e:
         raise _unreadable(e, reader, label) from None
+
+
+def _present(header: list[str] | None, optional: tuple[str, ...]) -> tuple[str, ...]:
+    names = {name.strip().lstrip("\ufeff").strip() for name in header or ()}
+    return tuple(c for c in optional if c in names)
 
 
 def _unreadable(error: csv.Error, reader: Reader, label: str) -> ImportRefused:

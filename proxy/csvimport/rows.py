@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Container
 
 USER_COLUMNS = ("username", "display_name", "department")
+USER_OPTIONAL = ("email",)  # how the learning record store names people
 TRAINING_COLUMNS = ("username", "module", "completed_at")
 MAX_USERNAME = 255
 MAX_DISPLAY_NAME = 255
@@ -36,6 +37,7 @@ class UserRow(NamedTuple):
     username: str
     display_name: str | None
     department: str | None
+    email: str | None = None  # lower-case
 
 
 class CompletionRow(NamedTuple):
@@ -83,14 +85,30 @@ def check_department(department: str) -> str | None:
     )
 
 
+MAX_EMAIL = 320
+
+
+def check_email(email: str) -> str | None:
+    """Why `email` is not an e-mail address (`name@domain`, no spaces), or None."""
+    local, at, domain = email.partition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in email):
+        return f"email {email[:60]!r} is not an e-mail address such as ana@example.org"
+    if len(email) > MAX_EMAIL:
+        return f"email {email[:40]!r}... is longer than {MAX_EMAIL} characters"
+    return None
+
+
 def parse_user(line: int, values: list[str]) -> UserRow | RowError:
-    username, display_name, department = values
+    username, display_name, department, *rest = values
+    email = rest[0].lower() if rest else ""
     problems = [p for p in (check_username(username), _display_name_problem(display_name)) if p]
     if department and (problem := check_department(department)):
         problems.append(problem)
+    if email and (problem := check_email(email)):
+        problems.append(problem)
     if problems:
         return RowError(line, "; ".join(problems))
-    return UserRow(line, username, display_name or None, department or None)
+    return UserRow(line, username, display_name or None, department or None, email or None)
 
 
 def _display_name_problem(display_name: str) -> str | None:

@@ -8,7 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, MetaData, String, UniqueConstraint, text
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from proxy.store.types import TZDateTime
@@ -35,10 +44,16 @@ class User(Base):
     display_name: Mapped[str | None] = mapped_column(String(255))
     department: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
+    # Stored lower-case: the learning record store names people by their mailbox.
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
 
 
 class TrainingCompletion(Base):
-    """One completion of a module; the same user, module and time is one row."""
+    """One completion of a module; the same user, module and time is one row.
+
+    `source` says where it came from: a CSV file's name, `leeway training record (...)`, or
+    `xapi:<statement id>` for a statement read from the learning record store.
+    """
 
     __tablename__ = "training_completions"
     __table_args__ = (UniqueConstraint("user_id", "module", "completed_at"),)
@@ -47,8 +62,32 @@ class TrainingCompletion(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     module: Mapped[str] = mapped_column(String(100))
     completed_at: Mapped[datetime]
-    source: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(255), index=True)  # voiding finds `xapi:<id>`
     imported_at: Mapped[datetime]
+
+
+class XapiStatement(Base):
+    """A statement id already handled (applied, skipped, or voided before it arrived).
+
+    The primary key makes each statement count once, also between two followers.
+    """
+
+    __tablename__ = "xapi_statements"
+
+    statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(30))
+    handled_at: Mapped[datetime]
+
+
+class XapiCursor(Base):
+    """How far the statements of one learning record store have been read."""
+
+    __tablename__ = "xapi_cursors"
+
+    lrs_url: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    stored: Mapped[datetime]
+    ids_at_stored: Mapped[str] = mapped_column(Text)  # JSON list: the ids stored at `stored`
+    updated_at: Mapped[datetime]
 
 
 class RoleGrant(Base):

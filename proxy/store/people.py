@@ -24,7 +24,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Change = Literal["created", "updated", "unchanged"]
 CHUNK = 20_000
-EDITABLE = frozenset({"display_name", "department"})
+EDITABLE = frozenset({"display_name", "department", "email"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +34,16 @@ class Person:
     username: str
     display_name: str | None
     department: str | None
+    email: str | None = None
 
 
 def user_id(session: Session, username: str) -> int | None:
     return session.scalar(select(User.id).where(User.username == username))
+
+
+def email_holder(session: Session, email: str) -> str | None:
+    """The username whose e-mail address is `email` (lower-case), if any."""
+    return session.scalar(select(User.username).where(User.email == email))
 
 
 def user_ids(session: Session, only: Sequence[str] | None = None) -> dict[str, int]:
@@ -49,8 +55,8 @@ def user_ids(session: Session, only: Sequence[str] | None = None) -> dict[str, i
 
 
 def people(session: Session) -> dict[str, Person]:
-    rows = session.execute(select(User.username, User.display_name, User.department))
-    return {name: Person(name, display, dept) for name, display, dept in rows}
+    rows = session.execute(select(User.username, User.display_name, User.department, User.email))
+    return {name: Person(name, display, dept, email) for name, display, dept, email in rows}
 
 
 def upsert_users(session: Session, rows: Sequence[Person], now: datetime) -> None:
@@ -62,6 +68,7 @@ def upsert_users(session: Session, rows: Sequence[Person], now: datetime) -> Non
                 "username": p.username,
                 "display_name": p.display_name,
                 "department": p.department,
+                "email": p.email,
                 "created_at": now,
             }
             for p in chunk
@@ -78,6 +85,7 @@ def _upsert(session: Session) -> sqlite.Insert | postgresql.Insert:
         set_={
             "display_name": statement.excluded.display_name,
             "department": statement.excluded.department,
+            "email": statement.excluded.email,
         },
     )
 
@@ -102,10 +110,11 @@ def save_user(
     if user is None:
         session.add(User(username=username, created_at=now, **changes))
         return "created"
-    before = (user.display_name, user.department)
+    before = (user.display_name, user.department, user.email)
     for field, value in changes.items():
         setattr(user, field, value)
-    return "unchanged" if before == (user.display_name, user.department) else "updated"
+    after = (user.display_name, user.department, user.email)
+    return "unchanged" if before == after else "updated"
 
 
 def assign_network(session: Session, network: Network, user: int, now: datetime) -> str | None:

@@ -18,7 +18,7 @@ from tests.deploy.kit_support import (
     run_tool,
 )
 
-SERVICES = {"postgres", "migrate", "leeway-1", "leeway-2", "prometheus", "grafana"}
+SERVICES = {"postgres", "migrate", "leeway-1", "leeway-2", "training-sync", "prometheus", "grafana"}
 INSTANCES = ("leeway-1", "leeway-2")
 
 

@@ -92,7 +92,8 @@ def test_minimal_policy_compiles() -> None:
         pytest.param(
             'title = "Basics"',
             'title = "Basics"\nlink = "x"',
-            "policy.toml: module 'basics': unknown key 'link' (known: title, url, valid_for)",
+            "policy.toml: module 'basics': unknown key 'link'"
+            " (known: title, url, valid_for, xapi_activities)",
             id="unknown module key",
         ),
         pytest.param(

@@ -51,6 +51,7 @@ def test_json_has_the_contract_keys(staff: Leeway) -> None:
         "known_user": True,
         "at": AT,
         "method": "GET",
+        "training": [],
     }
     assert document["explanation"][0] == (
         "www.facebook.com is in category social (listed as facebook.com)."

@@ -1,0 +1,1 @@
+"""Training from the learning record store: xAPI statements read into completions."""
