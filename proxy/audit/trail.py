@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from addons.tasks import start_task
 from proxy.audit.memory import Memory, Repeats
 from proxy.audit.spool import Spool
 from proxy.audit.writer_thread import Worker
@@ -114,7 +115,7 @@ class AuditTrail:
         """Lock the journal and count what it holds (`OSError` if unusable); start writing."""
         await self._spool.open()
         self._db.start()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="leeway-audit")
+        self._task = start_task(self._run(), name="leeway-audit")
 
     async def stop(self) -> None:
         """Write what the store takes now, journal the rest, and stop the writer."""
