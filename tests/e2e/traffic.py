@@ -111,7 +111,7 @@ class Traffic:
 
     def _ask_as_visitor(self, proxy: LeewayProcess) -> None:
         name, password = new_visitor()
-        with client(proxy, self.origin_certs.ca, user=name, password=password) as http:
+        with client(proxy, self.origin_certs.ca, login=(name, password)) as http:
             self._ask(proxy, name, http, "POST", f"{self.social}/status")
 
     def _ask(
