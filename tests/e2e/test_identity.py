@@ -99,8 +99,7 @@ def test_proxy_authentication_is_required(
     login: tuple[str, str] | None,
 ) -> None:
     origin = origin_for(scheme, http_origin, https_origin)
-    user, password = login or (None, None)
-    with client(auth_proxy, login=(user, password)) as http:
+    with client(auth_proxy, login=login) as http:
         if scheme == "http":
             answer = http.get(f"http://www.example.org:{origin.port}/")
             assert answer.status_code == 407
