@@ -145,7 +145,9 @@ def _calling(name: str, calls: tuple[Hook, ...], failed: Failed) -> Hook:
                 result = call(arg)
             except PASSED_ON:
                 raise
-            except Exception as e:  # the isolation mitmproxy gives each addon (safecall)
+            # A part's failure must not reach mitmproxy or the other parts, whatever it is: the
+            # isolation mitmproxy gives each addon (safecall), logged and answered by `failed`.
+            except Exception as e:  # noqa: BLE001
                 if failed(name, call, arg, e):
                     return None
                 continue
@@ -171,7 +173,9 @@ def _awaiting(name: str, calls: tuple[Hook, ...], failed: Failed) -> Hook:
                     await result
             except PASSED_ON:
                 raise
-            except Exception as e:  # the isolation mitmproxy gives each addon (safecall)
+            # A part's failure must not reach mitmproxy or the other parts, whatever it is: the
+            # isolation mitmproxy gives each addon (safecall), logged and answered by `failed`.
+            except Exception as e:  # noqa: BLE001
                 if failed(name, call, arg, e):
                     return
 
@@ -185,7 +189,7 @@ async def _finish(
         await pending
     except PASSED_ON:
         raise
-    except Exception as e:  # as in `_awaiting`
+    except Exception as e:  # noqa: BLE001 - as in `_awaiting`
         if failed(name, call, arg, e):
             return
     await _awaiting(name, rest, failed)(arg)

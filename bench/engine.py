@@ -45,7 +45,9 @@ UNCATEGORISED = [
 
 def subjects() -> list[Subject]:
     day = timedelta(days=1)
-    basics = {"social-media-basics": (NOW - 400 * day, NOW - 30 * day)}
+    basics: dict[str, tuple[datetime, ...]] = {
+        "social-media-basics": (NOW - 400 * day, NOW - 30 * day)
+    }
     return [
         Subject.anonymous("visitor"),
         Subject("staff", True, "Finance", completions=basics),

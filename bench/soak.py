@@ -126,7 +126,9 @@ def start_load(
     command += [arg for source in SOURCES for arg in ("--source", source)]
     command += [arg for ca in cafiles for arg in ("--cafile", str(ca))]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT, text=True)
-    os.set_blocking(process.stdout.fileno(), False)  # type: ignore[union-attr]
+    assert process.stdout is not None  # stdout=PIPE
+    os.set_blocking(process.stdout.fileno(), False)
+    # Running holds any process it started; only this one reads its output, as text.
     running = Running(f"load-{proxy.name}", process)  # type: ignore[arg-type]
     started.append(running)
     return running

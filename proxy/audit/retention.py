@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from addons.tasks import start_task
 from proxy.backoff import Backoff
 from proxy.store.db import StoreUnavailable, session_factory, store_errors
 from proxy.store.events import prune, pseudonymise
@@ -88,7 +89,7 @@ class Retention:
 
     def running(self) -> None:
         if self.retention is not None or self.pseudonymise_after is not None:
-            self._task = asyncio.get_running_loop().create_task(self._repeat())
+            self._task = start_task(self._repeat(), name="leeway-retention")
 
     def done(self) -> None:
         if self._task is not None:

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from addons.tasks import start_task
+from proxy.audit.limits import DEFAULT_LIMITS, TrailLimits
 from proxy.audit.memory import Memory, Repeats
 from proxy.audit.spool import Spool
 from proxy.audit.writer_thread import Worker
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
-__all__ = ["AccessEvent", "AuditTrail"]
+__all__ = ["AccessEvent", "AuditTrail", "TrailLimits"]
 
 log = logging.getLogger("leeway.audit")
 
@@ -43,7 +45,8 @@ class _Job:
 
 
 class AuditTrail:
-    """Takes events on the loop (`submit` never blocks or raises); writes them off it.
+    """Takes events on the loop (`submit` never blocks or raises); writes them off it, within
+    its `TrailLimits`.
 
     Journaled events are replayed in order, at most once per `event_id`, when the store
     is back and after a restart. Durability: an accepted event is in memory until it is
@@ -57,30 +60,26 @@ class AuditTrail:
         self,
         engine: Engine,
         journal_path: Path,
+        limits: TrailLimits = DEFAULT_LIMITS,
         *,
-        max_queue: int = 10_000,
-        batch_size: int = 500,
-        flush_interval: float = 1.0,
-        hang_after: float = 2.0,
-        retry_max: float = 30.0,
         on_dropped: Callable[[int], None] = lambda count: None,  # a drop is logged anyway
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._write = functools.partial(write_events, engine)  # runs in the database thread
         self._spool = Spool(journal_path, self._drop)
-        self._batch_size = batch_size
-        self._flush_interval, self._hang_after = flush_interval, hang_after
+        self._batch_size = limits.batch_size
+        self._flush_interval, self._hang_after = limits.flush_interval, limits.hang_after
         self._on_dropped, self._clock = on_dropped, clock
         self._wake = asyncio.Event()
         self._memory = Memory(
-            Repeats(flush_interval, clock),
-            max_queue=max_queue,
-            batch_size=batch_size,
+            Repeats(limits.flush_interval, clock),
+            max_queue=limits.max_queue,
+            batch_size=limits.batch_size,
             wake=self._wake.set,
             drop=self._drop,
         )
         self._job: _Job | None = None
-        self._backoff = Backoff(min(1.0, retry_max), retry_max, clock=clock)
+        self._backoff = Backoff(min(1.0, limits.retry_max), limits.retry_max, clock=clock)
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._db = Worker("leeway-audit-db")
@@ -114,7 +113,7 @@ class AuditTrail:
         """Lock the journal and count what it holds (`OSError` if unusable); start writing."""
         await self._spool.open()
         self._db.start()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="leeway-audit")
+        self._task = start_task(self._run(), name="leeway-audit")
 
     async def stop(self) -> None:
         """Write what the store takes now, journal the rest, and stop the writer."""

@@ -55,7 +55,9 @@ class Worker:
             loop, future, call = job
             try:
                 outcome: tuple[Callable[[Any], None], Any] = (future.set_result, call())
-            except Exception as e:  # handed to the awaiting coroutine, which decides
+            # Whatever the job raised belongs to the coroutine awaiting it (as with an
+            # executor's future); letting it escape would end the thread and strand the queue.
+            except Exception as e:  # noqa: BLE001
                 outcome = (future.set_exception, e)
             with contextlib.suppress(RuntimeError):  # the loop closed while we worked
                 loop.call_soon_threadsafe(_settle, future, *outcome)

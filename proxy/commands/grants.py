@@ -66,11 +66,7 @@ def run_add(args: argparse.Namespace, context: Context) -> int:
         grant = add_grant(
             session,
             user,
-            role,
-            starts_at=starts,
-            ends_at=until,
-            reason=reason,
-            operator=context.settings.operator,
+            GrantRecord(role, starts, until, reason, granted_by=context.settings.operator),
             now=moment,
         )
         notify_changed(session, [args.username])

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from addons.context import Leeway
+from addons.tasks import start_task
 from policy import Policy, PolicyError, load_policy
 from proxy.runtime.acknowledgements import AcknowledgementWriter
 from proxy.runtime.address_book import AddressBook
@@ -45,14 +46,14 @@ class PolicyReloader:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         if self.path is not None:
-            self._task = loop.create_task(self._watch())
+            self._task = start_task(self._watch(), name="leeway-policy-watch")
 
     def done(self) -> None:
         if self._task is not None:
             self._task.cancel()
 
     def _on_sighup(self) -> None:
-        asyncio.get_running_loop().create_task(self.reload("SIGHUP"))
+        start_task(self.reload("SIGHUP"), name="leeway-policy-reload")
 
     async def _watch(self) -> None:
         while True:
@@ -100,7 +101,7 @@ class AddressRefresher:
         self._task: asyncio.Task[None] | None = None
 
     def running(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._refresh())
+        self._task = start_task(self._refresh(), name="leeway-address-refresh")
 
     def done(self) -> None:
         if self._task is not None:
@@ -128,7 +129,7 @@ class AcknowledgementFlusher:
         self._task: asyncio.Task[None] | None = None
 
     def running(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._flush())
+        self._task = start_task(self._flush(), name="leeway-acknowledgement-flush")
 
     def done(self) -> None:
         if self._task is not None:

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import make_url
 
+from addons.tasks import start_task
 from proxy.backoff import Backoff
 from proxy.store.db import POSTGRES_CONNECT_TIMEOUT, StoreUnavailable, mask_url
 from proxy.store.notify import ADDRESSES, ALL, CHANNEL, USER_PREFIX
@@ -157,7 +158,7 @@ class ChangeListener:
         # arrive meanwhile are read by one more reload.
         self._addresses_stale = True
         if self._reload is None or self._reload.done():
-            self._reload = asyncio.get_running_loop().create_task(self._reload_addresses())
+            self._reload = start_task(self._reload_addresses(), name="leeway-address-reload")
 
     async def _reload_addresses(self) -> None:
         while self._addresses_stale:

@@ -29,30 +29,21 @@ class GrantRecord:
     granted_by: str
 
 
-def add_grant(
-    session: Session,
-    user_id: int,
-    role: str,
-    *,
-    starts_at: datetime,
-    ends_at: datetime | None,
-    reason: str | None,
-    operator: str,
-    now: datetime,
-) -> GrantRecord:
-    """Give `role` to the user from `starts_at` until `ends_at` (None: until revoked)."""
+def add_grant(session: Session, user_id: int, grant: GrantRecord, *, now: datetime) -> GrantRecord:
+    """Store `grant` for the user: its role from `starts_at` until `ends_at` (None: until
+    revoked), given by `granted_by` at `now`."""
     session.add(
         RoleGrant(
             user_id=user_id,
-            role=role,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            reason=reason,
-            granted_by=operator,
+            role=grant.role,
+            starts_at=grant.starts_at,
+            ends_at=grant.ends_at,
+            reason=grant.reason,
+            granted_by=grant.granted_by,
             granted_at=now,
         )
     )
-    return GrantRecord(role, starts_at, ends_at, reason, operator)
+    return grant
 
 
 def revoke_grants(

@@ -120,7 +120,8 @@ class DictAddresses:
         return self.table.get(address)
 
 
-def make_leeway(
+# A test builder: one keyword, defaulted, for each fact a test may vary (as Leeway's own).
+def make_leeway(  # noqa: PLR0913
     subjects: Mapping[str, Subject] | None = None,
     *,
     entitlements: DictEntitlements | None = None,
@@ -145,7 +146,8 @@ def make_leeway(
     )
 
 
-def request_flow(
+# A test builder: one keyword, defaulted, for each part of a request a test may vary.
+def request_flow(  # noqa: PLR0913
     host: str,
     *,
     method: str = "GET",

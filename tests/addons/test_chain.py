@@ -60,7 +60,7 @@ class Raising(Part):
 def event(name: str, *args: object) -> hooks.Hook:
     """mitmproxy's event for hook `name`, with `args` or placeholders for its fields."""
     cls = hooks.all_hooks[name]
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # each hook is a dataclass
     return cls(*(args or [object() for _ in fields]))
 
 
@@ -211,8 +211,10 @@ def test_a_part_that_raises_before_enforce_gets_the_request_refused_logged_and_c
         tctx.master.event_loop.run_until_complete(tctx.master.addons.trigger_event(hook))
     assert flow.response is not None, "the request went to the site undecided"
     assert flow.response.status_code == 503
-    assert flow.response.text.startswith("Leeway could not check this request. Reference ")
-    reference = flow.response.text.removesuffix(".\n").rsplit(" ", 1)[1]
+    text = flow.response.text
+    assert text is not None
+    assert text.startswith("Leeway could not check this request. Reference ")
+    reference = text.removesuffix(".\n").rsplit(" ", 1)[1]
     assert spy.seen == [], "the parts after the failing one ran for a refused flow"
     [record] = caplog.records
     assert record.name == "leeway.chain"

@@ -249,7 +249,7 @@ def test_a_real_proxy_aborts_a_connection_to_a_refused_peer_before_sending() -> 
 
 
 def proxyserver(master: DumpMaster) -> Any:
-    return master.addons.get("proxyserver")  # type: ignore[no-untyped-call]
+    return master.addons.get("proxyserver")
 
 
 async def listening(master: DumpMaster) -> int:

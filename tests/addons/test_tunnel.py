@@ -78,7 +78,7 @@ def first_bytes(
         if isinstance(next_layer.layer, layers.TCPLayer):
             # Relayed: after tcp_start comes the connection to the site.
             assert [type(c) for c in out] == [layers.tcp.TcpStartHook]
-            out += list(next_layer.handle_event(events.HookCompleted(out[0])))  # type: ignore[arg-type]
+            out += list(next_layer.handle_event(events.HookCompleted(out[0])))
         return out
 
 
@@ -144,6 +144,7 @@ def test_refused_closes_the_client_once_and_a_connected_server_too() -> None:
     ctx.server.state = connection.ConnectionState.OPEN  # `connection_strategy=eager`
     refused = Refused(ctx)
     out = list(refused.handle_event(events.DataReceived(client, RAW)))
+    # Each is a CloseConnection, which has `connection`; the Command they are typed as has not.
     assert [(type(c), c.connection) for c in out] == [  # type: ignore[attr-defined]
         (commands.CloseConnection, ctx.server),
         (commands.CloseConnection, client),

@@ -36,18 +36,18 @@ def client(
     proxy: LeewayProcess,
     origin_ca: Path | None = None,
     *,
-    user: str | None = None,
-    password: str | None = None,
+    login: tuple[str, str] | None = None,
     local_address: str | None = None,
     http2: bool = False,
     proxy_headers: dict[str, str] | None = None,
 ) -> httpx.Client:
     """An httpx client through `proxy` that trusts its CA (and the origins' own, for the
     connections the proxy passes through untouched); optionally logged in to the proxy
-    and bound to a source address such as 127.0.0.2."""
+    as `login` (user, password) and bound to a source address such as 127.0.0.2."""
     context = ssl.create_default_context(cafile=str(proxy.ca))
     if origin_ca is not None:
         context.load_verify_locations(cafile=str(origin_ca))
+    user, password = login if login is not None else (None, None)
     via = httpx.Proxy(proxy_url(proxy, user, password), headers=proxy_headers)
     transport = httpx.HTTPTransport(proxy=via, verify=context, http2=http2)
     if local_address is not None:

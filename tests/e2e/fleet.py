@@ -51,7 +51,7 @@ def start_fleet(proxies: Proxies, htpasswd: Path) -> Fleet:
 
 
 def as_user(proxy: LeewayProcess, user: str, origin_certs: OriginCerts) -> httpx.Client:
-    return client(proxy, origin_certs.ca, user=user, password=PASSWORDS[user])
+    return client(proxy, origin_certs.ca, login=(user, PASSWORDS[user]))
 
 
 class Probe:

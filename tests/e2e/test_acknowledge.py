@@ -39,7 +39,7 @@ def signing(shared_db_url: str, auth_proxy: LeewayProcess) -> bytes:
 
 
 def as_user(proxy: LeewayProcess, user: str, origin_certs: OriginCerts) -> httpx.Client:
-    return client(proxy, origin_certs.ca, user=user, password=PASSWORDS[user])
+    return client(proxy, origin_certs.ca, login=(user, PASSWORDS[user]))
 
 
 def warned(http: httpx.Client, url: str) -> ContinueForm:

@@ -102,7 +102,7 @@ def store(
 
 
 def as_user(proxy: LeewayProcess, user: str, origin_certs: OriginCerts) -> httpx.Client:
-    return client(proxy, origin_certs.ca, user=user, password=PASSWORDS[user])
+    return client(proxy, origin_certs.ca, login=(user, PASSWORDS[user]))
 
 
 def stored_twice(db_url: str) -> list[str]:

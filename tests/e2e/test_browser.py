@@ -11,12 +11,16 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.e2e.conftest import Proxies
 from tests.e2e.origin import Origin
 from tests.e2e.proxy_process import LeewayProcess
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -30,6 +34,10 @@ FLAGS = [
 ]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+def certutil(*args: str) -> None:
+    subprocess.run(["certutil", *args], check=True, timeout=30, capture_output=True)
 
 
 def browser_missing() -> str | None:
@@ -50,12 +58,9 @@ def browser_home(tmp_path_factory: pytest.TempPathFactory, mitmproxy_ca: Path) -
     nssdb = home / ".pki" / "nssdb"
     nssdb.mkdir(parents=True)
     database = f"sql:{nssdb}"
-    run = {"check": True, "timeout": 30, "capture_output": True}
-    subprocess.run(["certutil", "-N", "-d", database, "--empty-password"], **run)  # type: ignore[call-overload]
+    certutil("-N", "-d", database, "--empty-password")
     ca = mitmproxy_ca / "mitmproxy-ca-cert.pem"
-    subprocess.run(  # type: ignore[call-overload]
-        ["certutil", "-A", "-d", database, "-t", "C,,", "-n", "leeway", "-i", str(ca)], **run
-    )
+    certutil("-A", "-d", database, "-t", "C,,", "-n", "leeway", "-i", str(ca))
     return home
 
 
@@ -65,9 +70,7 @@ def browser_proxy(module_proxies: Proxies) -> LeewayProcess:
 
 
 @pytest.fixture
-def page(
-    browser_home: Path, browser_proxy: LeewayProcess, tmp_path: Path
-) -> Iterator[playwright_api.Page]:
+def page(browser_home: Path, browser_proxy: LeewayProcess, tmp_path: Path) -> Iterator[Page]:
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -82,7 +85,7 @@ def page(
 
 
 def test_warning_page_continue_then_the_site(
-    page: playwright_api.Page, https_origin: Origin, tmp_path: Path
+    page: Page, https_origin: Origin, tmp_path: Path
 ) -> None:
     url = f"https://www.facebook.com:{https_origin.port}/feed?from=browser"
     first = page.goto(url)

@@ -131,7 +131,7 @@ def test_each_action(
 ) -> None:
     origin = https_origin if scheme == "https" else http_origin
     url = f"{scheme}://{case.host}:{origin.port}/feed?page=2"
-    with client(proxy, origin_certs.ca, user=case.user, password=PASSWORDS[case.user]) as http:
+    with client(proxy, origin_certs.ca, login=(case.user, PASSWORDS[case.user])) as http:
         answer = http.request(case.method, url, headers=case.headers, content=case.body)
     assert answer.status_code == case.status, answer.text
     assert answer.headers.get("x-leeway-decision") == case.decision
@@ -156,10 +156,10 @@ def test_an_allowed_override_reaches_the_site_with_its_header(
     is warned before posting), not removed (paul may post)."""
     origin = https_origin if scheme == "https" else http_origin
     url = f"{scheme}://www.facebook.com:{origin.port}/feed"
-    with client(proxy, origin_certs.ca, user="trina", password=PASSWORDS["trina"]) as http:
+    with client(proxy, origin_certs.ca, login=("trina", PASSWORDS["trina"])) as http:
         warned = http.get(url, headers={**XHR, OVERRIDE: "POST"})
     assert (warned.status_code, warned.headers.get("x-leeway-decision")) == (403, SOCIAL_WARN)
-    with client(proxy, origin_certs.ca, user="paul", password=PASSWORDS["paul"]) as http:
+    with client(proxy, origin_certs.ca, login=("paul", PASSWORDS["paul"])) as http:
         answer = http.get(url, headers={**XHR, OVERRIDE: "POST"})
     assert answer.status_code == 200, answer.text
     [seen] = origin.requests_for("www.facebook.com")
@@ -194,7 +194,7 @@ def test_what_is_not_a_page_load_gets_a_short_403_never_html(
 ) -> None:
     origin = https_origin if scheme == "https" else http_origin
     url = f"{scheme}://www.youtube.com:{origin.port}/api/stats?video=1"
-    with client(proxy, origin_certs.ca, user="alice", password=PASSWORDS["alice"]) as http:
+    with client(proxy, origin_certs.ca, login=("alice", PASSWORDS["alice"])) as http:
         answer = http.get(url, headers=headers)
     assert answer.status_code == 403
     assert answer.headers["x-leeway-decision"] == ("warn; reason=rule_matched; category=rich-media")
@@ -235,7 +235,7 @@ def test_a_large_upload_streams_to_the_site_or_never_reaches_it(
     body = b"v" * (3 * 1024 * 1024)
     content: bytes | Iterator[bytes] = body if sized else iter([body[:1000], body[1000:]])
     logged = len(proxy.log())
-    with client(proxy, origin_certs.ca, user=user, password=PASSWORDS[user]) as http:
+    with client(proxy, origin_certs.ca, login=(user, PASSWORDS[user])) as http:
         answer = http.post(url, content=content, headers=XHR)
     assert "Traceback" not in proxy.log()[logged:], "the connection crashed"
     assert answer.status_code == status
@@ -246,7 +246,7 @@ def test_a_large_upload_streams_to_the_site_or_never_reaches_it(
 def test_a_request_for_a_malformed_host_gets_400(
     proxy: LeewayProcess, http_origin: Origin, host: str
 ) -> None:
-    with client(proxy, user="alice", password=PASSWORDS["alice"]) as http:
+    with client(proxy, login=("alice", PASSWORDS["alice"])) as http:
         answer = http.get(
             f"http://www.example.org:{http_origin.port}/", headers={**XHR, "Host": host}
         )

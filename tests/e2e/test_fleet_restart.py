@@ -107,7 +107,7 @@ def recovered(fleet: Fleet, origin: Origin, origin_certs: OriginCerts, user: str
     site = f"http://facebook.com:{origin.port}"
     for proxy in fleet.instances:
         name, password = new_visitor()
-        with client(proxy, origin_certs.ca, user=name, password=password) as visitor:
+        with client(proxy, origin_certs.ca, login=(name, password)) as visitor:
             posted = visitor.post(f"{site}/status", headers=XHR)
         assert posted.headers["x-leeway-decision"] == "block; reason=rule_matched; category=social"
     with (

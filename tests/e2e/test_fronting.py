@@ -75,7 +75,7 @@ def test_fronted_https_request_over_http1(
 ) -> None:
     port = https_origin.port
     user, password = case.user, PASSWORDS[case.user]
-    with client(proxy, origin_certs.ca, user=user, password=password) as http:
+    with client(proxy, origin_certs.ca, login=(user, password)) as http:
         answer = http.request(
             case.method,
             f"https://{case.connection}:{port}/inbox",
@@ -132,7 +132,7 @@ def test_fronted_plain_http_request(
     proxy: LeewayProcess, http_origin: Origin, url_host: str, host: str, status: int
 ) -> None:
     port = http_origin.port
-    with client(proxy, user="trina", password=PASSWORDS["trina"]) as http:
+    with client(proxy, login=("trina", PASSWORDS["trina"])) as http:
         answer = http.get(f"http://{url_host}:{port}/", headers={**XHR, "Host": f"{host}:{port}"})
     assert answer.status_code == status
     assert http_origin.seen == []

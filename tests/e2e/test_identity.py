@@ -49,7 +49,7 @@ def test_proxy_authentication_identifies_with_httpx(
     status: int,
 ) -> None:
     origin = origin_for(scheme, http_origin, https_origin)
-    with client(auth_proxy, origin_certs.ca, user=user, password=PASSWORDS[user]) as http:
+    with client(auth_proxy, origin_certs.ca, login=(user, PASSWORDS[user])) as http:
         headers = dict(XHR)
         if scheme == "https":
             # Some clients repeat the credentials inside the tunnel: they must not leak.
@@ -99,8 +99,7 @@ def test_proxy_authentication_is_required(
     login: tuple[str, str] | None,
 ) -> None:
     origin = origin_for(scheme, http_origin, https_origin)
-    user, password = login or (None, None)
-    with client(auth_proxy, user=user, password=password) as http:
+    with client(auth_proxy, login=login) as http:
         if scheme == "http":
             answer = http.get(f"http://www.example.org:{origin.port}/")
             assert answer.status_code == 407

@@ -119,7 +119,7 @@ def password(name: str) -> bytes:
 
 
 def as_user(proxy: LeewayProcess, user: str, origin_certs: OriginCerts) -> httpx.Client:
-    return client(proxy, origin_certs.ca, user=user, password=password(user).decode())
+    return client(proxy, origin_certs.ca, login=(user, password(user).decode()))
 
 
 def exposition(proxy: LeewayProcess) -> httpx.Response:

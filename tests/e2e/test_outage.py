@@ -62,7 +62,7 @@ def outage(
 
 
 def as_user(outage: Outage, user: str, origin_certs: OriginCerts) -> httpx.Client:
-    return client(outage.proxy, origin_certs.ca, user=user, password=PASSWORDS[user])
+    return client(outage.proxy, origin_certs.ca, login=(user, PASSWORDS[user]))
 
 
 def test_the_database_stops_and_comes_back(

@@ -136,7 +136,7 @@ def request_head(method: str, user: str, url: str, *lines: str) -> bytes:
 def warm(proxy: LeewayProcess, origin: Origin, user: str) -> None:
     """One small request first: the user's entitlements are loaded before the upload (a
     cache miss holds the request in its hook, and mitmproxy queues what arrives meanwhile)."""
-    with client(proxy, user=user, password=PASSWORDS[user]) as http:
+    with client(proxy, login=(user, PASSWORDS[user])) as http:
         http.get(f"http://www.example.org:{origin.port}/warm")
     origin.seen.clear()
 

@@ -65,10 +65,13 @@ class Answer:
 
 # What a user may be answered, whether the store is up or down (or in between).
 SOCIAL = "category=social"
-ALLOWED = {(200, None)}
-WARNED = {(403, f"warn; reason=rule_matched; {SOCIAL}")}
+type Answers = set[tuple[int, str | None]]  # (status, the decision header)
+ALLOWED: Answers = {(200, None)}
+WARNED: Answers = {(403, f"warn; reason=rule_matched; {SOCIAL}")}
 # A visitor is untrained: blocked from posting, by the rule or by the fail mode.
-VISITOR = {(403, f"block; reason={why}; {SOCIAL}") for why in ("rule_matched", "store_unavailable")}
+VISITOR: Answers = {
+    (403, f"block; reason={why}; {SOCIAL}") for why in ("rule_matched", "store_unavailable")
+}
 
 
 class Traffic:
@@ -111,7 +114,7 @@ class Traffic:
 
     def _ask_as_visitor(self, proxy: LeewayProcess) -> None:
         name, password = new_visitor()
-        with client(proxy, self.origin_certs.ca, user=name, password=password) as http:
+        with client(proxy, self.origin_certs.ca, login=(name, password)) as http:
             self._ask(proxy, name, http, "POST", f"{self.social}/status")
 
     def _ask(
@@ -140,7 +143,7 @@ class Traffic:
         return Counter(event(a) for a in self.answers if a.url.startswith(self.social))
 
 
-def expected(answer: Answer) -> set[tuple[int, str | None]]:
+def expected(answer: Answer) -> Answers:
     if answer.user == "trina" or not answer.url.startswith("http://www.facebook.com"):
         return ALLOWED
     return WARNED if answer.user == "alice" else VISITOR

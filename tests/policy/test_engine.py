@@ -19,11 +19,11 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def trained(*extra: tuple[str, str], **kwargs: object) -> Subject:
+def trained(*extra: tuple[str, str], grants: tuple[Grant, ...] = ()) -> Subject:
     completions: dict[str, tuple[datetime, ...]] = {"basics": (at("2026-03-01"),)}
     for module, when in extra:
         completions[module] = (*completions.get(module, ()), at(when))
-    return Subject("trained", True, completions=completions, **kwargs)  # type: ignore[arg-type]
+    return Subject("trained", True, completions=completions, grants=grants)
 
 
 def grant(role: str, starts: str = "2026-01-01", **kw: str) -> Grant:

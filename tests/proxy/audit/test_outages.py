@@ -16,13 +16,13 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import make_url
 from sqlalchemy import select as sql_select
 
-from proxy.audit.trail import AccessEvent, AuditTrail
+from proxy.audit.trail import AccessEvent, AuditTrail, TrailLimits
 from proxy.store.db import make_engine, session_factory
 from proxy.store.models import AccessEvent as EventRow
 from tests.audit_events import access_event
@@ -37,15 +37,8 @@ if TYPE_CHECKING:
 REPOSITORY = Path(__file__).resolve().parents[3]
 
 
-class Timings(TypedDict):
-    """AuditTrail intervals for tests: seconds become hundredths."""
-
-    flush_interval: float
-    hang_after: float
-    retry_max: float
-
-
-FAST = Timings(flush_interval=0.05, hang_after=1.0, retry_max=0.2)
+# The trail's times for tests: seconds become hundredths.
+FAST = TrailLimits(flush_interval=0.05, hang_after=1.0, retry_max=0.2)
 # A proxy with an audit trail, the store down: it submits events until they are journaled.
 CHILD = textwrap.dedent(
     """
@@ -53,11 +46,12 @@ CHILD = textwrap.dedent(
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from proxy.audit.trail import AccessEvent, AuditTrail
+    from proxy.audit.trail import AccessEvent, AuditTrail, TrailLimits
     from proxy.store.db import make_engine
 
     async def main(url: str, journal: str, count: int) -> None:
-        trail = AuditTrail(make_engine(url), Path(journal), flush_interval=0.05, retry_max=0.2)
+        limits = TrailLimits(flush_interval=0.05, retry_max=0.2)
+        trail = AuditTrail(make_engine(url), Path(journal), limits)
         await trail.start()
         for n in range(count):
             trail.submit(AccessEvent(
@@ -134,9 +128,7 @@ def test_postgres_stopped_and_started_during_traffic(
             await asyncio.sleep(0.002)
 
     async def scenario() -> None:
-        trail = AuditTrail(
-            trail_engine, tmp_path / "audit.journal", on_dropped=drops.append, **FAST
-        )
+        trail = AuditTrail(trail_engine, tmp_path / "audit.journal", FAST, on_dropped=drops.append)
         await trail.start()
         await traffic(trail, 0.5)
         forwarder.stop()  # the database is gone, mid-traffic
@@ -216,7 +208,7 @@ def test_sigkill_during_an_outage_loses_nothing(
     trail_engine = make_engine(outage.up_url)
 
     async def restart() -> None:
-        trail = AuditTrail(trail_engine, journal, **FAST)
+        trail = AuditTrail(trail_engine, journal, FAST)
         await trail.start()
         assert trail.journaled() == count
         await eventually_async(

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc, select
 
-from proxy.audit.trail import AccessEvent, AuditTrail
+from proxy.audit.trail import AccessEvent, AuditTrail, TrailLimits
 from proxy.store.db import session_factory
 from proxy.store.events import write_events
 from proxy.store.models import AccessEvent as EventRow
@@ -28,15 +29,8 @@ if TYPE_CHECKING:
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 
-class Timings(TypedDict):
-    """AuditTrail intervals for tests: seconds become hundredths."""
-
-    flush_interval: float
-    hang_after: float
-    retry_max: float
-
-
-FAST = Timings(flush_interval=0.05, hang_after=0.5, retry_max=0.1)
+# The trail's times for tests: seconds become hundredths.
+FAST = TrailLimits(flush_interval=0.05, hang_after=0.5, retry_max=0.1)
 
 
 def event(n: int = 0) -> AccessEvent:
@@ -106,7 +100,7 @@ def test_events_are_written_in_batches(engine: Engine, journal: Path, drops: lis
     events = [event(n) for n in range(10)]
 
     async def scenario() -> None:
-        trail = AuditTrail(engine, journal, batch_size=3, on_dropped=drops.append, **FAST)
+        trail = AuditTrail(engine, journal, replace(FAST, batch_size=3), on_dropped=drops.append)
         await trail.start()
         for e in events:
             trail.submit(e)
@@ -128,7 +122,7 @@ def test_stop_writes_what_waits(engine: Engine, journal: Path) -> None:
     events = [event(n) for n in range(5)]
 
     async def scenario() -> None:
-        trail = AuditTrail(engine, journal, flush_interval=60)
+        trail = AuditTrail(engine, journal, TrailLimits(flush_interval=60))
         await trail.start()
         for e in events:
             trail.submit(e)
@@ -145,7 +139,7 @@ def test_an_outage_journals_events_and_replays_them_once(
     before, during = [event(n) for n in range(3)], [event(n) for n in range(3, 23)]
 
     async def scenario() -> None:
-        trail = AuditTrail(engine, journal, batch_size=4, on_dropped=drops.append, **FAST)
+        trail = AuditTrail(engine, journal, replace(FAST, batch_size=4), on_dropped=drops.append)
         await trail.start()
         for e in before:
             trail.submit(e)
@@ -180,7 +174,10 @@ def test_a_full_queue_overflows_to_the_journal(
 
     async def scenario() -> None:
         trail = AuditTrail(
-            engine, journal, max_queue=3, flush_interval=60, retry_max=0.1, on_dropped=drops.append
+            engine,
+            journal,
+            TrailLimits(max_queue=3, flush_interval=60, retry_max=0.1),
+            on_dropped=drops.append,
         )
         await trail.start()
         for e in events:
@@ -207,7 +204,7 @@ def test_only_a_journal_that_cannot_be_written_drops_events(
     outage.down = True
 
     async def scenario() -> None:
-        trail = AuditTrail(engine, journal, max_queue=2, on_dropped=drops.append, **FAST)
+        trail = AuditTrail(engine, journal, replace(FAST, max_queue=2), on_dropped=drops.append)
         await trail.start()
         journal.mkdir()  # appending to a directory fails, as on a full disk
         for e in events:
@@ -235,7 +232,7 @@ def test_start_replays_the_journal_and_skips_what_is_stored(engine: Engine, jour
     journal.write_text(later.to_json() + "\n" + later.to_json()[:30])  # torn by a SIGKILL
 
     async def scenario() -> None:
-        trail = AuditTrail(engine, journal, **FAST)
+        trail = AuditTrail(engine, journal, FAST)
         await trail.start()
         assert trail.journaled() == 4
         await eventually_async(
@@ -253,7 +250,7 @@ def test_a_hanging_write_is_journaled_and_stored_once(engine: Engine, journal: P
     events = [event(n) for n in range(5)]
 
     async def scenario() -> None:
-        trail = AuditTrail(engine, journal, flush_interval=0.05, hang_after=0.2)
+        trail = AuditTrail(engine, journal, TrailLimits(flush_interval=0.05, hang_after=0.2))
         await trail.start()
         for e in events:
             trail.submit(e)
@@ -279,14 +276,14 @@ def test_stop_during_an_outage_journals_and_the_next_start_replays(
     outage.down = True
 
     async def first_run() -> None:
-        trail = AuditTrail(engine, journal, flush_interval=60)
+        trail = AuditTrail(engine, journal, TrailLimits(flush_interval=60))
         await trail.start()
         for e in events:
             trail.submit(e)
         await trail.stop()
 
     async def second_run() -> None:
-        trail = AuditTrail(engine, journal, **FAST)
+        trail = AuditTrail(engine, journal, FAST)
         await trail.start()
         await eventually_async(
             lambda: trail.journaled() == 0, "the journal is replayed", within=WITHIN
@@ -315,7 +312,7 @@ def test_a_journal_is_used_by_one_process_at_a_time(engine: Engine, journal: Pat
 
 
 def test_submit_before_start_waits_in_memory(engine: Engine, journal: Path) -> None:
-    trail = AuditTrail(engine, journal, max_queue=2)
+    trail = AuditTrail(engine, journal, TrailLimits(max_queue=2))
     for n in range(3):
         trail.submit(event(n))
     assert trail.depth() == 3
@@ -336,7 +333,7 @@ def test_repeated_decisions_are_one_event_per_key_and_flush_interval(
         return build
 
     async def scenario() -> None:
-        trail = AuditTrail(engine, journal, flush_interval=0.3)
+        trail = AuditTrail(engine, journal, TrailLimits(flush_interval=0.3))
         await trail.start()
         for _ in range(4):
             trail.count("wanda", make(0))

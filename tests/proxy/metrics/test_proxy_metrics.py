@@ -201,7 +201,7 @@ def test_policy_info_switches_revision(metrics: Metrics, registry: CollectorRegi
 
 def test_a_direction_outside_up_and_down_is_refused(metrics: Metrics) -> None:
     with pytest.raises(ValueError, match="direction 'sideways': expected one of up, down"):
-        metrics.transferred("social", "sideways", 1)  # type: ignore[arg-type]
+        metrics.transferred("social", "sideways", 1)  # type: ignore[arg-type]  # the point
 
 
 def test_cache_counters_are_read_at_scrape_time(
@@ -272,4 +272,4 @@ def test_refused_tunnels_are_counted_by_category_and_reason(
     with pytest.raises(
         ValueError, match="tunnel refusal 'vpn': expected one of raw, upgrade, blocked"
     ):
-        metrics.tunnel_refused("social", "vpn")  # type: ignore[arg-type]
+        metrics.tunnel_refused("social", "vpn")  # type: ignore[arg-type]  # the point

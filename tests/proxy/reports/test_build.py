@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from proxy.privacy import OTHER
 from proxy.reports.build import (
     ACTIONS,
-    OTHER,
     Report,
     ReportRefused,
     Scope,
@@ -24,6 +24,15 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 SECOND = timedelta(seconds=1)
+
+
+class Fields(TypedDict, total=False):
+    """Event columns that several rows share (typed, so none is taken for `requests`)."""
+
+    kind: str
+    action: str
+    access: str
+    rule: str
 
 
 def report(engine: Engine, zone: str | None = None, **changes: Any) -> Report:
@@ -58,8 +67,8 @@ def test_decisions_by_category_and_action_in_the_window(rows: Rows, engine: Engi
 
 
 def test_the_continue_rate_counts_users_per_category_and_day(rows: Rows, engine: Engine) -> None:
-    warn = {"action": "warn", "rule": "everyone"}
-    ack = {"kind": "acknowledgement", "action": "allow"}
+    warn: Fields = {"action": "warn", "rule": "everyone"}
+    ack: Fields = {"kind": "acknowledgement", "action": "allow"}
     rows.events(NOW - 2 * DAY, 5, username="ann", **warn)  # a page and its images: one day
     rows.events(NOW - 2 * DAY + SECOND, username="ann", **ack)  # ... continued
     rows.events(NOW - 2 * DAY, username="bob", **warn)
@@ -72,7 +81,7 @@ def test_the_continue_rate_counts_users_per_category_and_day(rows: Rows, engine:
 
 
 def test_block_reasons_most_frequent_first(rows: Rows, engine: Engine) -> None:
-    block = {"action": "block", "access": "write"}
+    block: Fields = {"action": "block", "access": "write"}
     rows.events(NOW - DAY, 3, reason="no_matching_rule", rule=None, **block)
     rows.events(NOW - DAY, 3, rule="publishers", **block)
     rows.events(NOW - DAY, 5, rule="everyone", **block)

@@ -187,7 +187,7 @@ def test_a_naive_now_is_refused_before_anything_changes(
     engine: Engine, cache: EntitlementCache
 ) -> None:
     writer = AcknowledgementWriter(engine, cache)
-    naive = datetime(2026, 6, 15, 12, 0)  # no tzinfo: the point of the test
+    naive = datetime(2026, 6, 15, 12, 0)  # noqa: DTZ001 - no tzinfo: the point of the test
     with pytest.raises(ValueError, match="naive datetime"):
         asyncio.run(writer.record("ada", "social", naive, TTL, None))
     assert writer.pending == 0

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from proxy.store.grants import add_grant, revoke_grants
+from proxy.store.grants import GrantRecord, add_grant, revoke_grants
 from proxy.store.models import RoleGrant
 from proxy.store.people import save_user, user_id
 
@@ -33,9 +33,7 @@ def session(engine: Engine) -> Iterator[Session]:
 def grant(session: Session, role: str, starts: datetime, ends: datetime | None = None) -> None:
     alice = user_id(session, "alice")
     assert alice is not None
-    add_grant(
-        session, alice, role, starts_at=starts, ends_at=ends, reason="r", operator="hr", now=NOW
-    )
+    add_grant(session, alice, GrantRecord(role, starts, ends, "r", granted_by="hr"), now=NOW)
 
 
 @pytest.mark.parametrize(
