@@ -176,7 +176,7 @@ class Decision(NamedTuple):
     interstitial: bool = False
 
     @staticmethod
-    def of(
+    def of(  # noqa: PLR0913 (keyword-only: every field of a Decision is named)
         *,
         action: Action,
         access: Access,

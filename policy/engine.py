@@ -184,7 +184,7 @@ class Policy:
             evidence=tuple(skipped),
         )
 
-    def _apply(
+    def _apply(  # noqa: PLR0913 (the hot path: a value object here costs an allocation a decision)
         self,
         rule: Rule,
         subject: Subject,

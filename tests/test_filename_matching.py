@@ -24,6 +24,7 @@ COVERED_ELSEWHERE = {
     "policy/subject.py": "tests/policy/test_engine.py",
     "policy/tables.py": "tests/policy/test_loader.py",
     "proxy/commands/pac.py": "tests/proxy/test_pac.py",
+    "proxy/audit/limits.py": "tests/proxy/audit/test_trail.py",
     "proxy/commands/flags.py": "tests/proxy/commands/test_run.py",
     "proxy/commands/training_sync.py": "tests/proxy/lrs/test_sync.py",
     "proxy/csvimport/reader.py": "tests/proxy/commands/test_users.py",

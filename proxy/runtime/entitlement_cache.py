@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from addons.tasks import start_task
 from policy.subject import Subject
 from proxy.backoff import Backoff
 from proxy.store.db import StoreUnavailable
@@ -57,7 +58,7 @@ class EntitlementCache:
     instead of each waiting for a timeout.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only options, each with its default)
         self,
         source: EntitlementSource,
         *,
@@ -105,7 +106,7 @@ class EntitlementCache:
             return self._fallback(username)
         task = self._loading.get(username)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._load(username))
+            task = start_task(self._load(username), name="entitlement load")
             self._loading[username] = task
             task.add_done_callback(functools.partial(self._forget, username))
         # shield: a waiter's flow being cancelled must not cancel the others' load

@@ -45,10 +45,10 @@ def test_a_completion_in_the_lrs_opens_the_site_and_its_voiding_closes_it(
     start_cursor_now(people, ralph.url)
     proxy = start_proxy("--proxyauth", f"@{htpasswd}")
     url = f"http://www.facebook.com:{http_origin.port}/feed"
-    with client(proxy, user="alice", password=PASSWORDS["alice"]) as http:
+    with client(proxy, login=("alice", PASSWORDS["alice"])) as http:
 
         def decision() -> str:
-            return http.get(url, headers=PAGE).headers.get("X-Leeway-Decision", "")
+            return str(http.get(url, headers=PAGE).headers.get("X-Leeway-Decision", ""))
 
         assert decision().startswith("warn;")
         completed = statement("alice@example.org", BASICS)
