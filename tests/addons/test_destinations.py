@@ -56,8 +56,9 @@ class Setup:
         return True
 
 
-def run[T](hook: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(hook)
+def run[T](hook: Coroutine[Any, Any, T] | None) -> T | None:
+    """What a hook's coroutine returns; None from a hook that decided at once."""
+    return None if hook is None else asyncio.run(hook)
 
 
 def status(flow: http.HTTPFlow) -> int | None:

@@ -165,7 +165,9 @@ def server_connect(
     """What the hook leaves in the server connection's error (None: it may connect)."""
     server = connection.Server(address=address)
     data = server_hooks.ServerConnectionHookData(server=server, client=client)
-    asyncio.run(tunnel.server_connect(data))
+    pending = tunnel.server_connect(data)
+    if pending is not None:  # a blocked tunnel's connection is decided again
+        asyncio.run(pending)
     return server.error
 
 
