@@ -31,6 +31,7 @@ logger = logging.getLogger("leeway.destinations")
 type Resolve = Callable[[str, int], Awaitable[tuple[Address, ...]]]
 type Abort = Callable[[server_hooks.ServerConnectionHookData], bool]
 
+
 class Unknown(enum.Enum):
     UNKNOWN = "unknown"
 
@@ -170,7 +171,7 @@ class Destinations:
         self._seen[(host, port)] = (expires, why)
         return why
 
-    def _cached(self, host: str, port: int) -> Refusal | None | Unknown:
+    def _cached(self, host: str, port: int) -> Refusal | Unknown | None:
         """The remembered verdict on `host`:`port`, or UNKNOWN (never seen, or expired)."""
         hit = self._seen.get((host, port))
         if hit is not None and hit[0] > time.monotonic():
