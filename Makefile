@@ -30,7 +30,7 @@ test: lint
 # The unit tests alone (policy, addons, store, proxy) on SQLite, without those that start a
 # process: well under a minute on an idle machine. `make test` runs everything, PostgreSQL too.
 test-fast: $(STAMP)
-	env -u LEEWAY_TEST_POSTGRES_URL $(BIN)/pytest -q -m "not process" tests/policy tests/addons tests/store tests/proxy
+	env -u LEEWAY_TEST_POSTGRES_URL $(BIN)/pytest -q -m "not process" tests/policy tests/addons tests/proxy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -14,17 +14,21 @@ from mitmproxy import http
 from mitmproxy.net.http.http1 import expected_http_body_size
 
 from addons import tokens
-from addons.context import METADATA_KEY, Leeway, Who, reference_id
-from addons.enforce import is_continue
-from addons.identity import client_address
+from addons.context import CONTINUE_PATH, Leeway, reference_id
 from addons.pages import safe_next
 from addons.respond import answer_plain
-from policy.hosts import InvalidHost, normalise_host
+from addons.who import Who, who_of
+from policy.hosts import Match
 from policy.subject import Acknowledgement
 
 logger = logging.getLogger("leeway.acknowledge")
 
 MAX_FORM = 8192
+
+
+def is_continue(flow: http.HTTPFlow) -> bool:
+    """Whether `flow` posts (or tries to) the Continue form: it is this addon's alone."""
+    return flow.request.path.split("?", 1)[0] == CONTINUE_PATH
 
 
 def _small(request: http.Request) -> bool:
@@ -59,7 +63,7 @@ class Acknowledge:
         return self._continue(flow)
 
     async def _continue(self, flow: http.HTTPFlow) -> None:
-        who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
+        who = who_of(flow)
         form = flow.request.urlencoded_form if len(flow.request.content or b"") <= MAX_FORM else {}
         now = self.now()
         try:
@@ -77,7 +81,7 @@ class Acknowledge:
         await self._record(who, category, now)
         # Not `peek`: a person reads the warning for longer than the cache keeps a user
         # fresh, and the audit event still needs the department.
-        subject, _ = await self.leeway.subject_for(who)
+        subject = await self.leeway.subject_for(who, flow.request.pretty_host)
         self.leeway.observer.acknowledged(who, subject, category, flow.request.pretty_host, now)
         target = safe_next(form.get("next", "/"))
         flow.response = http.Response.make(
@@ -85,17 +89,14 @@ class Acknowledge:
         )
 
     def _host_in(self, flow: http.HTTPFlow, category: str) -> bool:
-        host = normalise_host(flow.request.pretty_host)
-        if isinstance(host, InvalidHost):
-            return False
-        match = self.leeway.policy.category_of(host)
-        return match is not None and match[0] == category
+        known = self.leeway.policy.classify(flow.request.pretty_host)
+        return isinstance(known, Match) and known.category == category
 
     async def _record(self, who: Who, category: str, now: datetime) -> None:
         ttl = self.leeway.policy.settings.acknowledgement_ttl
         if who.username is None:
             ack = Acknowledgement(category, now, now + ttl)
-            self.leeway.remember_anonymous(who.principal, ack, now)
+            self.leeway.anonymous_acks.remember(who.principal, ack, now)
         else:
             ack = await self.leeway.acknowledgements.record(
                 who.username, category, now, ttl, who.client

@@ -7,48 +7,31 @@ arrived on a connection opened for a name that is decided more strictly.
 
 from __future__ import annotations
 
-import functools
-import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from mitmproxy import http
-from mitmproxy.net.http import url
 
-from addons.context import (
-    CONTINUE_PATH,
-    DECISION_HEADER,
-    DECISION_KEY,
-    METADATA_KEY,
-    Leeway,
-    Who,
-    reference_id,
-)
-from addons.identity import client_address
+from addons.acknowledge import is_continue
+from addons.context import DECISION_HEADER, Leeway, reference_id
 from addons.respond import answer_decision, answer_plain, describe
+from addons.who import Who, notes_of
 from policy import Action, Decision, Reason, Request, Subject
 from policy.decision import OVERRIDE_HEADERS
-
-logger = logging.getLogger("leeway.enforce")
 
 
 def request_names(flow: http.HTTPFlow) -> tuple[str, ...]:
     """The names the request itself carries: its Host header and its authority (HTTP/2
     `:authority`, or the absolute URL an HTTP/1 request may name inside a tunnel, which a
-    server reads instead of Host). Both are decided: either may be what the site uses."""
+    server reads instead of Host). Both are decided: either may be what the site uses.
+    They are given as sent, port and all: the engine parses and remembers them."""
     request = flow.request
     authority, host = request.authority, request.headers.get("host")
     if authority and host and authority != host:
-        return tuple(dict.fromkeys((host_of(authority), host_of(host))))
+        return (authority, host)
     value = authority or host
-    return (host_of(value),) if value else (request.host,)
-
-
-@functools.lru_cache(maxsize=4096)
-def host_of(authority: str) -> str:
-    """The host of an authority (`host:port`), remembered: a proxy sees the same few."""
-    return url.parse_authority(authority, check=False)[0]
+    return (value,) if value else (request.host,)
 
 
 _OVERRIDE_FIELDS = frozenset(name.encode() for name in OVERRIDE_HEADERS)
@@ -80,10 +63,6 @@ def connection_names(flow: http.HTTPFlow, decided: tuple[str, ...]) -> tuple[str
     return tuple(dict.fromkeys(n for n in names if n and n not in decided))
 
 
-def is_continue(flow: http.HTTPFlow) -> bool:
-    return flow.request.path.split("?", 1)[0] == CONTINUE_PATH
-
-
 class Enforce:
     def __init__(self, leeway: Leeway, now: Callable[[], datetime] | None = None) -> None:
         self.leeway = leeway
@@ -95,56 +74,41 @@ class Enforce:
         if self.leeway.is_own_endpoint(flow.request.host, flow.request.port):
             answer_plain(flow, 403, "Leeway's own endpoints are not served through the proxy.", "-")
             return
-        who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
-        try:
-            decision = await self._decide(flow, who)
-        except Exception:  # the fail mode: decide as a user with no training and no roles
-            ref = reference_id()
-            logger.exception("decision failed for %s (ref %s)", flow.request.pretty_host, ref)
-            decision = self._fail_mode(flow)
-            if decision is None:
-                answer_plain(flow, 503, "Leeway could not check this request.", ref)
-                return
-        if decision is not None:
-            flow.metadata[DECISION_KEY] = decision
-            self._enforce(flow, decision, who)
-
-    async def _decide(self, flow: http.HTTPFlow, who: Who) -> Decision | None:
-        """The decision on the names the request carries, or None when it was answered
-        with 421 (its connection was opened for a name decided more strictly)."""
-        subject, degraded = await self.leeway.subject_for(who)
+        notes = notes_of(flow)
+        subject = await self.leeway.subject_for(notes.who, flow.request.host)
         now = self.now()
         started = time.perf_counter()
         hosts = request_names(flow)
         facts = request_facts(flow, hosts)
-        decision = self.leeway.decide(subject, facts, now, degraded)
-        names = connection_names(flow, hosts)
-        if names:
-            opened_for = self.leeway.decide(
-                subject, Request(facts.method, names, facts.overrides), now, degraded
-            )
-            if opened_for.action.severity > decision.action.severity:
-                self._observe(opened_for, who, subject, started, now)
-                answer_plain(
-                    flow, 421, "This connection was opened for another site.", reference_id()
-                )
-                return None
-        self._observe(decision, who, subject, started, now)
-        return decision
-
-    def _observe(
-        self, decision: Decision, who: Who, subject: Subject, started: float, now: datetime
-    ) -> None:
+        decision = self.leeway.policy.decide(subject, facts, now)
+        stricter = self._stricter_connection(flow, hosts, facts, subject, now, decision)
         seconds = time.perf_counter() - started
-        self.leeway.observer.decided(decision, who, subject, seconds, now)
+        self.leeway.observer.decided(stricter or decision, notes.who, subject, seconds, now)
+        if stricter is not None:
+            answer_plain(flow, 421, "This connection was opened for another site.", reference_id())
+            return
+        notes.decision = decision
+        self._enforce(flow, decision, notes.who)
 
-    def _fail_mode(self, flow: http.HTTPFlow) -> Decision | None:
-        request = request_facts(flow, request_names(flow))
-        try:
-            return self.leeway.policy.decide(Subject.anonymous(), request, self.now())
-        except Exception:
-            logger.exception("fail mode decision failed for %s", flow.request.pretty_host)
+    def _stricter_connection(
+        self,
+        flow: http.HTTPFlow,
+        hosts: tuple[str, ...],
+        facts: Request,
+        subject: Subject,
+        now: datetime,
+        decision: Decision,
+    ) -> Decision | None:
+        """The decision on the names the connection was opened for, when it is stricter
+        than `decision` on the names the request carries (then the request gets 421)."""
+        policy = self.leeway.policy
+        # Compared in normal form: a name decided alike need not be decided again.
+        decided = (decision.host,) if len(hosts) == 1 else tuple(map(policy.normal_form, hosts))
+        names = connection_names(flow, decided)
+        if not names:
             return None
+        opened_for = policy.decide(subject, Request(facts.method, names, facts.overrides), now)
+        return opened_for if opened_for.action.severity > decision.action.severity else None
 
     def _enforce(self, flow: http.HTTPFlow, decision: Decision, who: Who) -> None:
         if decision.reason is Reason.INVALID_HOST:

@@ -14,15 +14,12 @@ import weakref
 from mitmproxy import connection, ctx, http
 
 from addons.authcache import CachedValidator
-from addons.context import METADATA_KEY, Leeway, Who
+from addons.context import Leeway
+from addons.who import METADATA_KEY, FlowNotes, Who, client_address
 
 logger = logging.getLogger("leeway.identity")
 
 CREDENTIAL_HEADERS = ("Proxy-Authorization",)
-
-
-def client_address(flow: http.HTTPFlow) -> str:
-    return str(flow.client_conn.peername[0])
 
 
 def strip_fields(headers: http.Headers, names: tuple[str, ...]) -> None:
@@ -75,7 +72,7 @@ class Identity:
     def identify(self, flow: http.HTTPFlow) -> Who:
         """Record who sent `flow` in its metadata and strip identity headers."""
         who = self._who(flow)
-        flow.metadata[METADATA_KEY] = who
+        flow.metadata[METADATA_KEY] = FlowNotes(who)
         trusted = self.leeway.trusted_header
         strip_fields(flow.request.headers, (*CREDENTIAL_HEADERS, *((trusted,) if trusted else ())))
         return who

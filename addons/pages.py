@@ -50,19 +50,24 @@ BLOCK_STATUS = 403
 REFUSAL_STATUS = 403
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'"
-_COMMON_HEADERS = (
-    ("Content-Type", "text/html; charset=utf-8"),
+# The headers of every answer of Leeway's own, page or refusal (`addons.respond` sets
+# them): never stored, never sniffed as another type. The pages add theirs to these.
+ANSWER_HEADERS: tuple[tuple[str, str], ...] = (
     ("Cache-Control", "no-store"),
     ("X-Content-Type-Options", "nosniff"),
+)
+_PAGE_HEADERS = (
+    ("Content-Type", "text/html; charset=utf-8"),
+    *ANSWER_HEADERS,
     ("Referrer-Policy", "no-referrer"),
 )
-# The caller sets these. The warning page may not be framed: another site could frame it
-# and trick a click on Continue (clickjacking); the token alone does not prevent that.
+# The warning page may not be framed: another site could frame it and trick a click on
+# Continue (clickjacking); the token alone does not prevent that.
 WARN_HEADERS: tuple[tuple[str, str], ...] = (
-    *_COMMON_HEADERS,
+    *_PAGE_HEADERS,
     ("Content-Security-Policy", f"{_CSP}; frame-ancestors 'none'"),
 )
-BLOCK_HEADERS: tuple[tuple[str, str], ...] = (*_COMMON_HEADERS, ("Content-Security-Policy", _CSP))
+BLOCK_HEADERS: tuple[tuple[str, str], ...] = (*_PAGE_HEADERS, ("Content-Security-Policy", _CSP))
 
 _CSS = (
     "body{font-family:system-ui,sans-serif;line-height:1.5;margin:0;"

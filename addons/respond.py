@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from mitmproxy import http
 
 from addons import tokens
-from addons.context import CONTINUE_PATH, DECISION_HEADER, Leeway, Who, reference_id
+from addons.context import CONTINUE_PATH, DECISION_HEADER, Leeway, reference_id
 from addons.pages import (
+    ANSWER_HEADERS,
     BLOCK_HEADERS,
     WARN_HEADERS,
     ContinueForm,
@@ -24,13 +25,14 @@ from addons.pages import (
     short_refusal,
     warn_page,
 )
+from addons.who import Who
 from policy import Access, Action, Decision, Reason
 from policy.remedy import remedy_for
 
 logger = logging.getLogger("leeway.enforce")
 
 TOKEN_LIFETIME = timedelta(minutes=30)
-NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+_HTML = "text/html; charset=utf-8"
 
 
 def describe(decision: Decision) -> str:
@@ -47,7 +49,7 @@ def answer_plain(
     decision: Decision | None = None,
 ) -> None:
     body = f"{text} Reference {reference}.\n"
-    headers = {**NO_STORE, "Content-Type": "text/plain; charset=utf-8"}
+    headers = own_headers("text/plain; charset=utf-8")
     if decision is not None:
         headers[DECISION_HEADER] = describe(decision)
     _answer(flow, http.Response.make(status, body, headers))
@@ -65,10 +67,10 @@ def answer_decision(
     if not page:
         accept = flow.request.headers.get("accept", "")
         status, body, ctype = short_refusal(facts, action=str(decision.action), accept=accept)
-        _answer(flow, http.Response.make(status, body, {**NO_STORE, "Content-Type": ctype}))
+        _answer(flow, http.Response.make(status, body, own_headers(ctype)))
     elif decision.action is Action.BLOCK:
         status, html = block_page(facts)
-        _answer(flow, _html(status, html, BLOCK_HEADERS))
+        _answer(flow, http.Response.make(status, html, own_headers(_HTML, BLOCK_HEADERS)))
     else:
         token = tokens.issue(
             leeway.token_key,
@@ -79,7 +81,7 @@ def answer_decision(
         )
         form = ContinueForm(CONTINUE_PATH, token, flow.request.path)
         status, html = warn_page(facts, form)
-        _answer(flow, _html(status, html, WARN_HEADERS))
+        _answer(flow, http.Response.make(status, html, own_headers(_HTML, WARN_HEADERS)))
     logger.info(
         "ref %s: %s %s %s (%s, %s)",
         reference,
@@ -108,9 +110,11 @@ def page_facts(decision: Decision, leeway: Leeway, reference: str) -> PageFacts:
     )
 
 
-def _html(status: int, html: str, extra: tuple[tuple[str, str], ...]) -> http.Response:
-    headers = {**NO_STORE, **dict(extra), "Content-Type": "text/html; charset=utf-8"}
-    return http.Response.make(status, html, headers)
+def own_headers(
+    content_type: str, headers: tuple[tuple[str, str], ...] = ANSWER_HEADERS
+) -> dict[str, str]:
+    """The headers of one of Leeway's own answers: `ANSWER_HEADERS`, or a page's."""
+    return {**dict(headers), "Content-Type": content_type}
 
 
 def _answer(flow: http.HTTPFlow, response: http.Response) -> None:

@@ -14,7 +14,7 @@ from mitmproxy import http
 from mitmproxy.net.http.http1 import expected_http_body_size
 
 from addons import refusal
-from addons.enforce import is_continue
+from addons.acknowledge import is_continue
 
 STREAM_ABOVE = 1024 * 1024  # bytes
 

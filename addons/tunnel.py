@@ -21,12 +21,11 @@ from mitmproxy import connection, http
 from mitmproxy.proxy import commands, events, layer, server_hooks
 from mitmproxy.proxy.layers import TCPLayer
 
-from addons.context import METADATA_KEY, Leeway, Who, reference_id
-from addons.gate import subject_at_connect
-from addons.identity import client_address
+from addons.context import Leeway, reference_id
 from addons.respond import answer_plain
+from addons.who import Who, who_of
 from policy import Action, Request
-from policy.hosts import InvalidHost, normalise_host
+from policy.hosts import InvalidHost, Match
 
 logger = logging.getLogger("leeway.tunnel")
 
@@ -69,11 +68,10 @@ def upgrade_of(headers: http.Headers) -> str | None:
 def category_of(leeway: Leeway, name: str) -> tuple[bool, str | None]:
     """Whether `name` is decided by the policy, and its category. A name that is not a
     host counts as categorised (without a category): it is refused, never relayed."""
-    host = normalise_host(name)
-    if isinstance(host, InvalidHost):
-        return True, None
-    match = leeway.policy.category_of(host)
-    return (True, match[0]) if match is not None else (False, None)
+    known = leeway.policy.classify(name)
+    if isinstance(known, Match):
+        return True, known.category
+    return isinstance(known, InvalidHost), None
 
 
 class Tunnel:
@@ -93,18 +91,18 @@ class Tunnel:
         categorised, category = category_of(self.leeway, flow.request.host)
         if not categorised:
             return
-        who = flow.metadata.get(METADATA_KEY) or Who(None, "none", client_address(flow))
+        who = who_of(flow)
         if await self._blocked_both_ways(who, flow.request.host):
             blocked = self._blocked.setdefault(flow.client_conn, {})
             blocked[(flow.request.host, flow.request.port)] = Blocked(who, category, reference_id())
 
     async def _blocked_both_ways(self, who: Who, host: str) -> bool:
-        subject, degraded = await subject_at_connect(self.leeway, who, host)
+        subject = await self.leeway.subject_for(who, host)
         now = self.now()
-        read = self.leeway.decide(subject, Request("GET", (host,)), now, degraded)
+        read = self.leeway.policy.decide(subject, Request("GET", (host,)), now)
         if read.action is not Action.BLOCK:
             return False
-        write = self.leeway.decide(subject, Request("POST", (host,)), now, degraded)
+        write = self.leeway.policy.decide(subject, Request("POST", (host,)), now)
         return write.action is Action.BLOCK
 
     def next_layer(self, data: layer.NextLayer) -> None:

@@ -1,6 +1,6 @@
 """Usage per category: the bytes each categorised request moved, up and down.
 
-Reported through the `Observer` protocol (see `addons.context`), never per person. Only
+Reported through the `Observer` protocol (see `addons.protocols`), never per person. Only
 what went to the site and came back counts: Leeway's own answers (a warning page, a
 refusal) are not usage, so this addon must come after the ones that answer.
 """
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from addons.context import DECISION_KEY, Observer
-from policy import Decision
-
-ANSWERED_KEY = "leeway.answered"
+from addons.protocols import Observer
+from addons.who import METADATA_KEY, FlowNotes
 
 
 def body_size(message: http.Message) -> int:
@@ -32,13 +30,16 @@ class Usage:
     def request(self, flow: http.HTTPFlow) -> None:
         # Every earlier addon has had its request hooks: a response now is Leeway's own.
         if flow.response is not None:
-            flow.metadata[ANSWERED_KEY] = True
+            notes: FlowNotes | None = flow.metadata.get(METADATA_KEY)
+            if notes is not None:
+                notes.answered = True
 
     def response(self, flow: http.HTTPFlow) -> None:
-        decision: Decision | None = flow.metadata.get(DECISION_KEY)
-        if decision is None or decision.category is None or flow.response is None:
+        notes: FlowNotes | None = flow.metadata.get(METADATA_KEY)
+        if notes is None or flow.response is None or notes.answered:
             return
-        if flow.metadata.get(ANSWERED_KEY):
+        decision = notes.decision
+        if decision is None or decision.category is None:
             return
         self.observer.transferred(decision.category, "up", body_size(flow.request))
         self.observer.transferred(decision.category, "down", body_size(flow.response))

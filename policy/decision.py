@@ -175,6 +175,40 @@ class Decision(NamedTuple):
     rule_action: Action | None = None
     interstitial: bool = False
 
+    @staticmethod
+    def of(
+        *,
+        action: Action,
+        access: Access,
+        reason: Reason,
+        host: str,
+        category: str | None,
+        rule: str | None,
+        revision: str,
+        matched_domain: str | None = None,
+        evidence: tuple[Evidence, ...] = (),
+        rule_action: Action | None = None,
+        interstitial: bool = False,
+    ) -> Decision:
+        """A decision built by keyword at the cost of a plain call: calling the class with
+        keywords packs them in a dict first, which costs a sixth of a decision."""
+        return _new_tuple(
+            Decision,
+            (
+                action,
+                access,
+                reason,
+                host,
+                category,
+                rule,
+                revision,
+                matched_domain,
+                evidence,
+                rule_action,
+                interstitial,
+            ),
+        )
+
     @property
     def explanation(self) -> tuple[str, ...]:
         return tuple(_explain(self))
@@ -190,6 +224,9 @@ class Decision(NamedTuple):
             "revision": self.revision,
             "explanation": list(self.explanation),
         }
+
+
+_new_tuple = tuple.__new__
 
 
 def _explain(d: Decision) -> list[str]:

@@ -27,7 +27,7 @@ from policy.decision import (
     access_for,
     writing_override,
 )
-from policy.hosts import DomainIndex, InvalidHost, normalise_host
+from policy.hosts import Classified, DomainIndex, InvalidHost, Match, normalise_host
 from policy.model import Category, Module, Rule, Settings
 from policy.subject import Subject
 
@@ -80,7 +80,8 @@ class Policy:
         self._index = DomainIndex(
             {domain: c.name for c in self.categories.values() for domain in c.domains}
         )
-        self._seen: dict[str, tuple[str, tuple[str, str] | None] | InvalidHost] = {}
+        # The one memory of host names: a proxy sees the same few thousand over and over.
+        self._seen: dict[str, Classified] = {}
         self._rules_by_category = {
             name: tuple(r for r in self.rules if name in r.categories) for name in self.categories
         }
@@ -88,6 +89,31 @@ class Policy:
     def category_of(self, host: str) -> tuple[str, str] | None:
         """The (category, listed domain) of a normalised host, or None."""
         return self._index.match(host)
+
+    def classify(self, raw: str) -> Classified:
+        """A name as a request carries it: a `Match` when categorised, its normal form
+        when not, or why it is not a host. Remembered, within a bound."""
+        known = self._seen.get(raw)
+        if known is not None:
+            return known
+        host = normalise_host(raw)
+        if isinstance(host, InvalidHost):
+            known = host
+        else:
+            found = self._index.match(host)
+            known = host if found is None else Match(host, *found)
+        if len(raw) <= _REMEMBER_LENGTH:
+            if len(self._seen) >= _REMEMBER_HOSTS:
+                self._seen.clear()
+            self._seen[raw] = known
+        return known
+
+    def normal_form(self, raw: str) -> str:
+        """The normal form of a name as a request carries it; `raw` if it is not a host."""
+        known = self.classify(raw)
+        if isinstance(known, Match):
+            return known.host
+        return known.raw if isinstance(known, InvalidHost) else known
 
     def decide(self, subject: Subject, request: Request, now: datetime) -> Decision:
         """Decide `request` for `subject` at `now`; never raises."""
@@ -105,20 +131,6 @@ class Policy:
         ]
         return max(decisions, key=_strictness)
 
-    def _classify(self, raw: str) -> tuple[str, tuple[str, str] | None] | InvalidHost:
-        """The normal form of `raw` and its (category, listed domain), remembered: a
-        proxy sees the same few thousand names over and over."""
-        known = self._seen.get(raw)
-        if known is not None:
-            return known
-        host = normalise_host(raw)
-        known = host if isinstance(host, InvalidHost) else (host, self._index.match(host))
-        if len(raw) <= _REMEMBER_LENGTH:
-            if len(self._seen) >= _REMEMBER_HOSTS:
-                self._seen.clear()
-            self._seen[raw] = known
-        return known
-
     def _decide_host(
         self,
         subject: Subject,
@@ -127,37 +139,45 @@ class Policy:
         now: datetime,
         override: MethodOverride | None = None,
     ) -> Decision:
-        known = self._classify(raw)
-        if isinstance(known, InvalidHost):
-            return Decision(
-                Action.BLOCK, access, Reason.INVALID_HOST, raw, None, None, self.revision
+        match = self.classify(raw)
+        if isinstance(match, InvalidHost):
+            return Decision.of(
+                action=Action.BLOCK,
+                access=access,
+                reason=Reason.INVALID_HOST,
+                host=raw,
+                category=None,
+                rule=None,
+                revision=self.revision,
             )
-        host, match = known
-        if match is None:
-            return Decision(
-                Action.ALLOW, access, Reason.UNCATEGORIZED, host, None, None, self.revision
+        if isinstance(match, str):
+            return Decision.of(
+                action=Action.ALLOW,
+                access=access,
+                reason=Reason.UNCATEGORIZED,
+                host=match,
+                category=None,
+                rule=None,
+                revision=self.revision,
             )
-        category, listed = match
         skipped: list[Evidence] = [] if override is None else [override]
         notice = self.settings.renewal_notice
-        for rule in self._rules_by_category[category]:
+        for rule in self._rules_by_category[match.category]:
             unmet, expiring = _check(rule, subject, now, notice)
             if unmet:
                 skipped.append(RuleSkipped(rule.name, tuple(unmet)))
                 continue
-            return self._apply(
-                rule, subject, access, host, category, listed, skipped, expiring, now
-            )
-        return Decision(
-            Action.BLOCK,
-            access,
-            Reason.NO_MATCHING_RULE,
-            host,
-            category,
-            None,
-            self.revision,
-            listed,
-            tuple(skipped),
+            return self._apply(rule, subject, access, match, skipped, expiring, now)
+        return Decision.of(
+            action=Action.BLOCK,
+            access=access,
+            reason=Reason.STORE_UNAVAILABLE if subject.degraded else Reason.NO_MATCHING_RULE,
+            host=match.host,
+            category=match.category,
+            rule=None,
+            revision=self.revision,
+            matched_domain=match.listed,
+            evidence=tuple(skipped),
         )
 
     def _apply(
@@ -165,37 +185,36 @@ class Policy:
         rule: Rule,
         subject: Subject,
         access: Access,
-        host: str,
-        category: str,
-        listed: str,
+        match: Match,
         evidence: list[Evidence],
         expiring: TrainingExpiring | None,
         now: datetime,
     ) -> Decision:
         """The matched rule's action, after renewal notices and acknowledgements."""
-        rule_action = action = rule.write if access is Access.WRITE else rule.read
+        rule_action = action = rule.action_for(access)
         reason = Reason.RULE_MATCHED
         interstitial = rule.warns
         if action is Action.ALLOW and expiring is not None:
             action, reason, interstitial = Action.WARN, Reason.TRAINING_EXPIRING, True
             evidence.append(expiring)
-        if interstitial and (ack := subject.acknowledged(category, now)) is not None:
+        if interstitial and (ack := subject.acknowledged(match.category, now)) is not None:
             interstitial = False
             if action is Action.WARN:
                 action, reason = Action.ALLOW, Reason.ACKNOWLEDGED
-                evidence.append(AcknowledgedUntil(category, ack.expires_at))
-        return Decision(
-            action,
-            access,
-            reason,
-            host,
-            category,
-            rule.name,
-            self.revision,
-            listed,
-            tuple(evidence),
-            rule_action,
-            interstitial,
+                evidence.append(AcknowledgedUntil(match.category, ack.expires_at))
+        return Decision.of(
+            action=action,
+            access=access,
+            # A degraded subject is the fail mode's: that, not the rule, is why.
+            reason=Reason.STORE_UNAVAILABLE if subject.degraded else reason,
+            host=match.host,
+            category=match.category,
+            rule=rule.name,
+            revision=self.revision,
+            matched_domain=match.listed,
+            evidence=tuple(evidence),
+            rule_action=rule_action,
+            interstitial=interstitial,
         )
 
 

@@ -1,6 +1,7 @@
 """Host names as the policy sees them: one normal form, and the index that maps them to categories.
 
-Every name a request carries goes through `normalise_host`: its common case is a cache hit.
+Every name a request carries goes through `normalise_host`; the compiled policy remembers
+the answers (`Policy.classify`), so neither function here caches.
 """
 
 from __future__ import annotations
@@ -10,17 +11,14 @@ import re
 import string
 from dataclasses import dataclass
 from encodings import idna
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 MAX_NAME = 253
-# Far longer than any host with brackets and a port; refused before the cache so that junk
-# headers cannot fill it with large strings.
+# Far longer than any host with brackets and a port: refused before any parsing.
 _MAX_RAW = 1024
-_SEEN_MAX = 8192
 # Names already in normal form (label lengths are checked apart). Possessive, so no
 # backtracking. A last label starting with a digit may be an IPv4 number, so it is excluded.
 _NORMAL = re.compile(
@@ -47,6 +45,18 @@ class InvalidHost:
     def __str__(self) -> str:
         shown = self.raw if len(self.raw) <= 80 else self.raw[:80] + "..."
         return f"{shown!r} is not a host name: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A categorised host: its normal form, its category and the listed domain it falls under."""
+
+    host: str
+    category: str
+    listed: str
+
+
+type Classified = Match | str | InvalidHost  # categorised, uncategorised (normal form), invalid
 
 
 class HostError(ValueError):
@@ -91,7 +101,7 @@ def is_ip_literal(host: str) -> bool:
 class DomainIndex:
     """Compiled once per policy: maps listed domains to category names."""
 
-    __slots__ = ("_entries", "_seen", "_single_label")
+    __slots__ = ("_entries", "_single_label")
 
     def __init__(self, domains: Mapping[str, str]) -> None:
         entries: dict[str, tuple[str, str]] = {}
@@ -101,22 +111,9 @@ class DomainIndex:
             entries[domain] = (category, domain)
         self._entries = entries
         self._single_label = any("." not in d and not is_ip_literal(d) for d in entries)
-        # Recent answers: traffic repeats its hosts. Emptied when full, so it stays bounded.
-        self._seen: dict[str, tuple[str, str] | None] = {}
 
     def match(self, host: str) -> tuple[str, str] | None:
         """(category, listed domain) for the longest listed domain that is host or its parent."""
-        try:
-            return self._seen[host]
-        except KeyError:
-            pass
-        found = self._lookup(host)
-        if len(self._seen) >= _SEEN_MAX:
-            self._seen.clear()
-        self._seen[host] = found
-        return found
-
-    def _lookup(self, host: str) -> tuple[str, str] | None:
         # An IP literal matches only itself: the shorter parts of a normal IPv4 address are
         # never normal, so never listed, and IPv6 addresses have no dots.
         get = self._entries.get
@@ -134,7 +131,6 @@ class DomainIndex:
         return None
 
 
-@lru_cache(maxsize=8192)
 def _normalise_host(raw: str) -> str | InvalidHost:
     if (
         len(raw) <= MAX_NAME

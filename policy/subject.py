@@ -1,7 +1,9 @@
 """What the engine knows about a person: a frozen snapshot of entitlements.
 
 The store builds a `Subject` from the database; the engine only reads it. A user the
-proxy cannot identify, or one the store does not know, is `Subject.anonymous()`.
+proxy cannot identify, or one the store does not know, is `Subject.anonymous()`; one
+built while the store could not be read says so (`degraded`), and every categorised
+decision on it has the reason `store_unavailable`.
 """
 
 from __future__ import annotations
@@ -43,7 +45,11 @@ class Acknowledgement:
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """One user's entitlements: completions per module (sorted), grants, acknowledgements."""
+    """One user's entitlements: completions per module (sorted), grants, acknowledgements.
+
+    `degraded`: the store failed and nothing usable was cached, so this is the fail
+    mode's subject (no training, no roles), not what the store holds.
+    """
 
     username: str | None
     known: bool = False
@@ -51,11 +57,13 @@ class Subject:
     completions: dict[str, tuple[datetime, ...]] = field(default_factory=dict)
     grants: tuple[Grant, ...] = ()
     acknowledgements: tuple[Acknowledgement, ...] = ()
+    degraded: bool = False
 
     @classmethod
-    def anonymous(cls, username: str | None = None) -> Subject:
-        """An unidentified user, or one the store does not know: no training, no roles."""
-        return cls(username=username, known=False)
+    def anonymous(cls, username: str | None = None, *, degraded: bool = False) -> Subject:
+        """An unidentified user, or one the store does not know: no training, no roles.
+        `degraded`: decided so because the store could not be read."""
+        return cls(username=username, known=False, degraded=degraded)
 
     def latest_completion(self, module: str, now: datetime) -> datetime | None:
         """The most recent completion of `module` at or before `now`, if any."""

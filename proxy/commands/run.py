@@ -122,7 +122,7 @@ def run_proxy(args: argparse.Namespace, context: Context) -> int:
         # A policy with a mistake is refused before mitmproxy, which takes seconds to
         # import, is loaded: only this command loads it, and only once the policy holds.
         load_run_policy(config.policy_path)
-        from proxy.fleet.supervisor import supervise
+        from proxy.fleet.launch import supervise
         from proxy.runtime.serve import serve
 
         if settings.workers > 1:

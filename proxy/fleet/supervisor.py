@@ -10,7 +10,8 @@ waits until all listen, then:
 - starts a new worker when one dies (after 1 s, doubling to 30 s while they keep dying);
 - passes SIGHUP on (policy reload), and stops everything on SIGINT or SIGTERM.
 
-A worker whose supervisor is gone stops by itself: its pipe ends.
+A worker whose supervisor is gone stops by itself: its pipe ends. `supervise()` (the entry
+point) is in proxy/fleet/launch.py, one worker position (Slot) in proxy/fleet/slot.py.
 """
 
 from __future__ import annotations
@@ -19,60 +20,24 @@ import contextlib
 import logging
 import multiprocessing
 import multiprocessing.context
-import os
 import signal
 import socket
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from proxy.fleet.member import Acknowledged, Exposition, Failed, Ready, run_worker
+from proxy.fleet.slot import RESTART_FIRST, RESTART_MAX, STEADY, Slot, send_signal, worker_journal
 from proxy.fleet.summed_metrics import SummedCollector, Totals
-from proxy.metrics.proxy_metrics import MetricsServer, serve_metrics
-from proxy.runtime.startup import RunConfig, StartupError, preflight, print_banner
-
-if TYPE_CHECKING:
-    from multiprocessing.process import BaseProcess
-
-    from sqlalchemy.engine import Engine
-
-    from policy import Policy
+from proxy.runtime.startup import RunConfig, StartupError
 
 log = logging.getLogger("leeway.workers")
 
 READY_WITHIN = 60.0  # seconds for every worker to listen at start
 STOP_WITHIN = 4.0  # seconds for the workers to stop before they are killed
-RESTART_FIRST = 1.0  # seconds before replacing a dead worker; doubles up to RESTART_MAX
-RESTART_MAX = 30.0
-STEADY = 60.0  # a worker that ran this long resets the restart delay
-
-
-def worker_journal(journal: Path, index: int) -> Path:
-    """Each worker keeps its own audit journal: leeway-audit.journal -> leeway-audit.1.journal."""
-    return journal.with_name(f"{journal.stem}.{index}{journal.suffix}")
-
-
-@dataclass
-class Slot:
-    """One worker position: the process in it now, and what it last reported."""
-
-    index: int
-    process: BaseProcess | None = None
-    events: Connection | None = None
-    metrics: Connection | None = None
-    ready: bool = False
-    started: float = 0.0
-    exposition: bytes | None = None
-    delay: float = RESTART_FIRST
-    restart_at: float | None = None
-
-    def connections(self) -> list[Connection]:
-        return [c for c in (self.events, self.metrics) if c is not None]
 
 
 @dataclass
@@ -144,7 +109,7 @@ class Supervisor:
     def stop_all(self) -> None:
         live = [s.process for s in self.slots if s.process is not None and s.process.is_alive()]
         for process in live:
-            _send_signal(process, signal.SIGTERM)
+            send_signal(process, signal.SIGTERM)
         deadline = time.monotonic() + STOP_WITHIN
         for process in live:
             process.join(max(0.0, deadline - time.monotonic()))
@@ -192,7 +157,7 @@ class Supervisor:
                 try:
                     received.append((slot, ready.recv()))
                 except (EOFError, OSError):
-                    self._close(slot, ready)
+                    slot.close(ready)
         return received
 
     def _handle(self, slot: Slot, message: object) -> None:
@@ -251,17 +216,10 @@ class Supervisor:
                 while connection.poll(0):
                     self._handle(slot, connection.recv())
 
-    def _close(self, slot: Slot, connection: Connection) -> None:
-        connection.close()
-        if connection is slot.events:
-            slot.events = None
-        elif connection is slot.metrics:
-            slot.metrics = None
-
     def _forward(self, number: int) -> None:
         for slot in self.slots:
             if slot.process is not None and slot.process.is_alive():
-                _send_signal(slot.process, number)
+                send_signal(slot.process, number)
 
     # -- metrics ------------------------------------------------------------------------
 
@@ -289,41 +247,3 @@ class Supervisor:
 
     def _on_signal(self, number: int, _frame: object) -> None:
         self._signals.append(number)
-
-
-def _send_signal(process: BaseProcess, number: int) -> None:
-    if process.pid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, number)
-
-
-def supervise(config: RunConfig, engine: Engine, workers: int) -> int:
-    """Run `workers` proxy processes on config's port until SIGINT or SIGTERM."""
-    policy, key = preflight(config, engine)
-    supervisor = Supervisor(config, workers, key)
-    supervisor.catch_signals()
-    server: MetricsServer | None = None
-    try:
-        if config.observability.metrics_port:
-            server = _serve_metrics(supervisor, config)
-        supervisor.start_all()
-        _banner(config, engine, policy, supervisor)
-        return supervisor.run()
-    finally:
-        supervisor.stop_all()
-        if server is not None:
-            server.close()
-        engine.dispose()
-
-
-def _serve_metrics(supervisor: Supervisor, config: RunConfig) -> MetricsServer:
-    host, port = config.observability.metrics_host, config.observability.metrics_port
-    try:
-        return serve_metrics(supervisor.registry(), host, port)
-    except OSError as e:
-        raise StartupError(str(e)) from None
-
-
-def _banner(config: RunConfig, engine: Engine, policy: Policy, supervisor: Supervisor) -> None:
-    url = config.observability.metrics_url
-    print_banner(config, engine, policy, url, workers=supervisor.workers)

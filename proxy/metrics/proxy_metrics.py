@@ -15,6 +15,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from policy.decision import Action, Reason
 from policy.destinations import Refusal
+from proxy.metrics.counter_children import CounterChildren
 from proxy.metrics.store_gauges import Scraped, StoreErrors, StoreGaugeCollector
 from proxy.privacy import OTHER, fold_departments
 
@@ -79,7 +80,7 @@ class Metrics:
         self._categories: set[str] = set()
         self._departments = departments
         labels = ("category", "action", "reason", *(("department",) if departments else ()))
-        new = functools.partial(_Children.new, registry)
+        new = functools.partial(CounterChildren.new, registry)
         self._decisions = new("leeway_decisions", "Decisions by category, action, reason", labels)
         self._acks = new("leeway_acknowledgements", "Continue clicks on warnings", ("category",))
         self._requests = new("leeway_requests", "Requests by category", ("category",))
@@ -216,30 +217,6 @@ class Metrics:
         ):
             extra = () if department is None else (department,)
             self._decisions.make(category, action.value, reason.value, *extra)
-
-
-class _Children:
-    """A labelled counter's children by label values: `labels()` costs a lock on every call."""
-
-    def __init__(self, counter: Counter) -> None:
-        self._counter = counter
-        self._made: dict[tuple[str, ...], Counter] = {}
-
-    @classmethod
-    def new(
-        cls, registry: CollectorRegistry, name: str, doc: str, labels: Sequence[str]
-    ) -> _Children:
-        return cls(Counter(name, doc, labels, registry=registry))
-
-    def make(self, *values: str) -> None:
-        if values not in self._made:
-            self._made[values] = self._counter.labels(*values)
-
-    def inc(self, values: tuple[str, ...], amount: float = 1) -> None:
-        child = self._made.get(values)
-        if child is None:
-            child = self._made[values] = self._counter.labels(*values)
-        child.inc(amount)
 
 
 class MetricsServer(NamedTuple):

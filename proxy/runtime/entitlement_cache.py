@@ -1,6 +1,7 @@
 """Per-user entitlements for the event loop: fresh entries answer at once, misses load in a thread.
 
-One load per user at a time; when the store fails, cached users keep their last entitlements.
+One load per user at a time; when the store fails, cached users keep their last entitlements
+and the others get the fail mode's subject (no training, no roles), marked `degraded`.
 """
 
 from __future__ import annotations
@@ -29,14 +30,6 @@ log = logging.getLogger("leeway.entitlements")
 # on notifications sets a minute, and a failure the change listener does not see (too many
 # clients, one refused connection) must not keep everybody in the fail mode that long.
 RETRY_AFTER = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    """A subject to decide on; `degraded`: the store failed and nothing usable was cached."""
-
-    subject: Subject
-    degraded: bool
 
 
 @dataclass(slots=True)
@@ -82,7 +75,7 @@ class EntitlementCache:
         self._clock = clock
         self._now = now
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._loading: dict[str, asyncio.Task[Lookup]] = {}
+        self._loading: dict[str, asyncio.Task[Subject]] = {}
         self._recent = _RecentAcknowledgements(max_entries)
         retry_after = min(ttl, RETRY_AFTER) if retry_after is None else retry_after
         self._backoff = Backoff(retry_after, clock=clock)  # between loads while the store fails
@@ -101,11 +94,12 @@ class EntitlementCache:
         self.stats.hits += 1
         return entry.subject
 
-    async def get(self, username: str) -> Lookup:
-        """The subject of `username`: cached, loaded in a thread, or a fallback. Never raises."""
+    async def get(self, username: str) -> Subject:
+        """The subject of `username`: cached, loaded in a thread, or a fallback (`degraded`
+        when it is the fail mode's). Never raises."""
         subject = self.peek(username)
         if subject is not None:
-            return Lookup(subject, degraded=False)
+            return subject
         self.stats.misses += 1
         if not self._backoff.ready():
             return self._fallback(username)
@@ -142,7 +136,7 @@ class EntitlementCache:
             subject = _with_acknowledgements(entry.subject, (ack,))
             self._entries[username] = replace(entry, subject=subject)
 
-    async def _load(self, username: str) -> Lookup:
+    async def _load(self, username: str) -> Subject:
         self.stats.loads += 1
         now = self._now()
         try:
@@ -160,9 +154,9 @@ class EntitlementCache:
         subject = self._recent.apply(username, subject, now)
         if self._loading.get(username) is asyncio.current_task():
             self._remember(username, subject)
-        return Lookup(subject, degraded=False)
+        return subject
 
-    def _forget(self, username: str, task: asyncio.Task[Lookup]) -> None:
+    def _forget(self, username: str, task: asyncio.Task[Subject]) -> None:
         if self._loading.get(username) is task:
             del self._loading[username]
 
@@ -172,17 +166,17 @@ class EntitlementCache:
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
-    def _fallback(self, username: str) -> Lookup:
+    def _fallback(self, username: str) -> Subject:
         """While the store fails: the last loaded subject if young enough, else anonymous."""
         entry = self._entries.get(username)
         if entry is not None:
             age = self._clock() - entry.loaded_at
             if age < self._max_stale:
                 self._warn_once(username, "serving entitlements of %r cached %.0f s ago", age)
-                return Lookup(entry.subject, degraded=False)
+                return entry.subject
         self._warn_once(username, "no usable cached entitlements of %r: no training, no roles")
-        anonymous = self._recent.apply(username, Subject.anonymous(username), self._now())
-        return Lookup(anonymous, degraded=True)
+        anonymous = Subject.anonymous(username, degraded=True)
+        return self._recent.apply(username, anonymous, self._now())
 
     def _warn_once(self, username: str, message: str, *args: object) -> None:
         if (username, message) not in self._warned:

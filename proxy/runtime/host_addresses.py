@@ -14,7 +14,7 @@ from pathlib import Path
 
 from policy.destinations import DestinationRules, Network
 
-logger = logging.getLogger("leeway")
+logger = logging.getLogger("leeway.destinations")
 
 FIB_TRIE = Path("/proc/net/fib_trie")
 IF_INET6 = Path("/proc/net/if_inet6")

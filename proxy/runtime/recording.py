@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from addons.context import Who
+from addons.who import Who
 from policy import Decision, Subject
 from proxy.audit.trail import AccessEvent, AuditTrail
 from proxy.metrics.proxy_metrics import TUNNEL_REFUSALS, Direction, Metrics, TunnelRefusal

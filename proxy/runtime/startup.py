@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from addons.context import NoSiblings
+from addons.protocols import NoSiblings
 from policy import Action, PolicyError, load_default_policy, load_policy
 from policy.destinations import DestinationRules
 from proxy.runtime.observability import ObservabilityConfig
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from mitmproxy.master import Master
     from sqlalchemy.engine import Engine
 
-    from addons.context import Leeway, Network, Siblings
+    from addons.context import Leeway, Network
+    from addons.protocols import Siblings
     from policy import Policy
     from proxy.runtime.observability import Observability
 

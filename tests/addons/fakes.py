@@ -1,6 +1,6 @@
 """In-memory seams for the addon tests: entitlements, acknowledgements, the address map.
 
-Small real classes that satisfy `addons.context`'s protocols, plus builders for a
+Small real classes that satisfy `addons.protocols`, plus builders for a
 `Leeway` on the shared test policy and for mitmproxy flows as a proxy would see them.
 """
 
@@ -12,9 +12,12 @@ from datetime import datetime, timedelta
 
 from mitmproxy import http
 from mitmproxy.test import tflow, tutils
+from prometheus_client import CollectorRegistry
 
 from addons.context import Leeway, Network
 from policy import Acknowledgement, Action, Grant, Policy, Subject, parse_policy
+from proxy.metrics.proxy_metrics import Metrics
+from proxy.runtime.recording import Recorder
 from tests.policy.samples import NOW, TEST_POLICY
 
 KEY = b"k" * 32
@@ -36,17 +39,12 @@ PUBLISHER = Subject(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class FakeLookup:
-    subject: Subject
-    degraded: bool = False
-
-
 class DictEntitlements:
     """Subjects by username; `get` "loads" one and caches it.
 
     `degraded`: the store is down and nothing is cached, so `get` answers as the real
-    cache does, with an anonymous subject. `failure`: `get` raises it (a bug).
+    cache does, with a degraded anonymous subject. `failure`: `get` raises it (a bug,
+    against the protocol: `Leeway.subject_for` guards it).
     """
 
     def __init__(
@@ -65,15 +63,15 @@ class DictEntitlements:
     def peek(self, username: str) -> Subject | None:
         return self._cached.get(username)
 
-    async def get(self, username: str) -> FakeLookup:
+    async def get(self, username: str) -> Subject:
         self.loads.append(username)
         if self.failure is not None:
             raise self.failure
         if self.degraded:
-            return FakeLookup(Subject.anonymous(username), degraded=True)
+            return Subject.anonymous(username, degraded=True)
         subject = self.subjects.get(username) or Subject.anonymous(username)
         self._cached[username] = subject
-        return FakeLookup(subject)
+        return subject
 
     def add_acknowledgement(self, username: str, ack: Acknowledgement) -> None:
         """What the real writer does after recording: the user's next decision sees it."""
@@ -204,3 +202,17 @@ def connect_flow(target: str, *, client: str = CLIENT, port: int = 443) -> http.
 
 
 NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Accept": "text/html"}
+
+
+def count_decisions(leeway: Leeway) -> CollectorRegistry:
+    """Record `leeway`'s decisions with the real recorder, on a fresh registry."""
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, categories=tuple(leeway.policy.categories))
+    leeway.observer = Recorder(metrics, None, "test")
+    return registry
+
+
+def counted(registry: CollectorRegistry, action: str, reason: str, category: str) -> float:
+    """The value of `leeway_decisions_total` for these labels (0 when never counted)."""
+    labels = {"action": action, "reason": reason, "category": category}
+    return registry.get_sample_value("leeway_decisions_total", labels) or 0.0

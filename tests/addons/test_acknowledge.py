@@ -12,8 +12,9 @@ from mitmproxy.test import taddons
 
 from addons import tokens
 from addons.acknowledge import MAX_FORM, Acknowledge
-from addons.context import CONTINUE_PATH, METADATA_KEY, Leeway, Who
+from addons.context import CONTINUE_PATH, Leeway
 from addons.enforce import Enforce
+from addons.who import METADATA_KEY, FlowNotes, Who
 from policy.subject import Acknowledgement
 from tests.addons.fakes import (
     CLIENT,
@@ -66,7 +67,7 @@ def continue_flow(
         },
     )
     if user is not None:
-        flow.metadata[METADATA_KEY] = Who(user, "proxyauth", client)
+        flow.metadata[METADATA_KEY] = FlowNotes(Who(user, "proxyauth", client))
     return flow
 
 
@@ -194,7 +195,7 @@ def test_after_continue_the_users_next_page_load_is_allowed() -> None:
 
     def page() -> http.HTTPFlow:
         flow = request_flow(HOST, headers=NAVIGATE)
-        flow.metadata[METADATA_KEY] = Who("ada", "proxyauth", CLIENT)
+        flow.metadata[METADATA_KEY] = FlowNotes(Who("ada", "proxyauth", CLIENT))
         return run(enforce, flow)
 
     assert status(page()) == 403
@@ -210,12 +211,12 @@ def test_an_unidentified_clients_continue_is_kept_in_memory_by_address() -> None
     flow = acknowledge(leeway, continue_flow({"token": token(principal)}, user=None))
     assert status(flow) == 303
     assert recorded(leeway) == []
-    [ack] = leeway.anonymous_acks[principal]
+    [ack] = leeway.anonymous_acks.of(principal)
     assert (ack.category, ack.acknowledged_at, ack.expires_at) == ("social", NOW, NOW + TTL)
 
     again = run(enforce, request_flow(HOST, headers=NAVIGATE))
     assert again.response is None
-    assert again.metadata["leeway.decision"].reason == "acknowledged"
+    assert again.metadata[METADATA_KEY].decision.reason == "acknowledged"
 
     neighbour = run(enforce, request_flow(HOST, headers=NAVIGATE, client="10.0.0.6"))
     assert status(neighbour) == 403
@@ -226,7 +227,7 @@ def test_an_anonymous_token_from_another_address_is_refused() -> None:
     form = {"token": token(f"addr:{CLIENT}")}
     flow = acknowledge(leeway, continue_flow(form, user=None, client="10.0.0.6"))
     assert status(flow) == 403
-    assert leeway.anonymous_acks == {}
+    assert len(leeway.anonymous_acks) == 0
 
 
 class HeardBySiblings:
@@ -257,14 +258,14 @@ def test_a_continue_is_passed_to_the_other_workers_and_honoured_there(
     def page() -> http.HTTPFlow:
         flow = request_flow(HOST, headers=NAVIGATE)
         if user is not None:
-            flow.metadata[METADATA_KEY] = Who(user, "proxyauth", CLIENT)
+            flow.metadata[METADATA_KEY] = FlowNotes(Who(user, "proxyauth", CLIENT))
         return run(enforce, flow)
 
     assert status(page()) == 403  # the other worker warns until it hears of the Continue
     there.sibling_acknowledged(username, told_principal, ack, NOW)
     after = page()
     assert after.response is None
-    assert after.metadata["leeway.decision"].reason == "acknowledged"
+    assert after.metadata[METADATA_KEY].decision.reason == "acknowledged"
 
 
 def test_a_refused_continue_is_not_passed_on() -> None:

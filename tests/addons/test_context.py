@@ -1,53 +1,58 @@
-"""Tests for addons.context: the Continues of unidentified clients, kept in memory."""
+"""Tests for addons.context: `Leeway.subject_for`, the one guard at the store's boundary."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import logging
+import re
 
-from addons.context import MAX_ANONYMOUS
+import pytest
+
+from addons.who import Who
+from policy import Subject
 from policy.subject import Acknowledgement
-from tests.addons.fakes import make_leeway
+from tests.addons.fakes import TRAINED, DictEntitlements, make_leeway
 from tests.policy.samples import NOW
 
-TTL = timedelta(hours=8)
+
+class PeekRaises(DictEntitlements):
+    """A source that breaks its protocol on the event loop, before any load."""
+
+    def peek(self, username: str) -> Subject | None:
+        raise KeyError(username)
 
 
-def ack(category: str = "social", at: timedelta = timedelta()) -> Acknowledgement:
-    return Acknowledgement(category, NOW + at, NOW + at + TTL)
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(DictEntitlements(failure=RuntimeError("store exploded")), id="get raises"),
+        pytest.param(PeekRaises(), id="peek raises"),
+    ],
+)
+def test_a_source_that_raises_gives_a_degraded_anonymous_subject_and_a_logged_reference(
+    source: DictEntitlements, caplog: pytest.LogCaptureFixture
+) -> None:
+    leeway = make_leeway(entitlements=source)
+    with caplog.at_level(logging.ERROR, logger="leeway"):
+        subject = asyncio.run(leeway.subject_for(Who("ada", "proxyauth", "10.0.0.5"), "x.com"))
+    assert subject == Subject.anonymous("ada", degraded=True)
+    [record] = caplog.records
+    assert re.match(
+        r"ref [0-9A-F]{8}: the entitlements of 'ada' could not be read", record.msg % record.args
+    )
+    assert "x.com" in record.getMessage() and record.exc_info is not None
 
 
-def test_an_address_whose_continues_expired_is_dropped_when_another_clicks() -> None:
+def test_a_healthy_source_answers_as_it_is() -> None:
+    leeway = make_leeway({"tess": TRAINED})
+    subject = asyncio.run(leeway.subject_for(Who("tess", "proxyauth", "10.0.0.5"), "x.com"))
+    assert subject == TRAINED and not subject.degraded
+
+
+def test_an_unidentified_client_carries_its_continues_from_memory() -> None:
     leeway = make_leeway()
-    leeway.remember_anonymous("addr:10.0.0.5", ack(), NOW)
-    later = NOW + TTL + timedelta(minutes=1)
-    leeway.remember_anonymous("addr:10.0.0.6", ack(at=TTL + timedelta(minutes=1)), later)
-    assert list(leeway.anonymous_acks) == ["addr:10.0.0.6"]
-
-
-def test_an_address_with_a_live_continue_is_kept() -> None:
-    leeway = make_leeway()
-    leeway.remember_anonymous("addr:10.0.0.5", ack(), NOW)
-    leeway.remember_anonymous("addr:10.0.0.6", ack(at=timedelta(hours=1)), NOW + timedelta(hours=1))
-    assert list(leeway.anonymous_acks) == ["addr:10.0.0.5", "addr:10.0.0.6"]
-
-
-def test_clicking_continue_again_keeps_one_acknowledgement_per_category() -> None:
-    leeway = make_leeway()
-    for minute in range(1000):
-        at = timedelta(minutes=minute)
-        leeway.remember_anonymous("addr:10.0.0.5", ack(at=at), NOW + at)
-    leeway.remember_anonymous("addr:10.0.0.5", ack("rich-media"), NOW + timedelta(minutes=999))
-    kept = leeway.anonymous_acks["addr:10.0.0.5"]
-    assert [(a.category, a.acknowledged_at) for a in kept] == [
-        ("social", NOW + timedelta(minutes=999)),
-        ("rich-media", NOW),
-    ]
-
-
-def test_distinct_addresses_stay_bounded_and_the_latest_are_kept() -> None:
-    leeway = make_leeway()
-    for n in range(100_000):
-        leeway.remember_anonymous(f"addr:10.{n >> 16}.{(n >> 8) & 255}.{n & 255}", ack(), NOW)
-    assert len(leeway.anonymous_acks) == MAX_ANONYMOUS
-    assert "addr:10.1.134.159" in leeway.anonymous_acks  # the 100,000th
-    assert "addr:10.0.0.0" not in leeway.anonymous_acks
+    ack = Acknowledgement("social", NOW, NOW.replace(hour=NOW.hour + 1))
+    leeway.sibling_acknowledged(None, "addr:10.0.0.5", ack, NOW)
+    subject = asyncio.run(leeway.subject_for(Who(None, "none", "10.0.0.5"), "x.com"))
+    assert subject.username is None and subject.acknowledgements == (ack,)
+    assert not subject.degraded

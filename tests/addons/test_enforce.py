@@ -12,8 +12,9 @@ from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 
 from addons import tokens
-from addons.context import CONTINUE_PATH, DECISION_HEADER, METADATA_KEY, Leeway, Who
+from addons.context import CONTINUE_PATH, DECISION_HEADER, Leeway
 from addons.enforce import Enforce
+from addons.who import METADATA_KEY, FlowNotes, Who
 from policy import Acknowledgement, Decision, Reason, Subject
 from tests.addons.fakes import (
     CLIENT,
@@ -23,6 +24,8 @@ from tests.addons.fakes import (
     PUBLISHER,
     TRAINED,
     DictEntitlements,
+    count_decisions,
+    counted,
     make_leeway,
     request_flow,
 )
@@ -39,7 +42,7 @@ def enforce(
     """Run `flow` through Enforce, as sent by `user` (None: unidentified)."""
     addon = Enforce(leeway or make_leeway(SUBJECTS), now=lambda: NOW)
     if user is not None:
-        flow.metadata[METADATA_KEY] = Who(user, "proxyauth", CLIENT)
+        flow.metadata[METADATA_KEY] = FlowNotes(Who(user, "proxyauth", CLIENT))
 
     async def cycle() -> None:
         with taddons.context(addon) as tctx:
@@ -50,7 +53,7 @@ def enforce(
 
 
 def decision_of(flow: http.HTTPFlow) -> Decision:
-    decision = flow.metadata["leeway.decision"]
+    decision = flow.metadata[METADATA_KEY].decision
     assert isinstance(decision, Decision)
     return decision
 
@@ -233,16 +236,36 @@ def test_a_failing_entitlement_source_applies_the_fail_mode_and_logs_it(
     source = DictEntitlements(SUBJECTS, failure=RuntimeError("store exploded"))
     leeway = make_leeway(entitlements=source)
     flow = request_flow("www.facebook.com", method="POST", headers=NAVIGATE)
-    with caplog.at_level(logging.ERROR, logger="leeway.enforce"):
+    with caplog.at_level(logging.ERROR, logger="leeway"):
         enforce(flow, user="pat", leeway=leeway)
     # A publisher may post; in the fail mode she is decided as anonymous: blocked.
-    assert answered(flow, 403).headers[DECISION_HEADER].startswith("block;")
+    header = answered(flow, 403).headers[DECISION_HEADER]
+    assert header == "block; reason=store_unavailable; category=social"
     assert decision_of(flow).rule == "everyone"
     assert source.loads == ["pat"]
-    failure = next(r for r in caplog.records if "decision failed" in r.getMessage())
-    assert "www.facebook.com" in failure.getMessage()
+    failure = next(r for r in caplog.records if "could not be read" in r.getMessage())
+    assert "'pat'" in failure.getMessage() and "www.facebook.com" in failure.getMessage()
+    assert re.search(r"ref [0-9A-F]{8}", failure.getMessage())
     assert failure.exc_info is not None
     assert "store exploded" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(DictEntitlements(SUBJECTS, degraded=True), id="store down"),
+        pytest.param(DictEntitlements(SUBJECTS, failure=RuntimeError("bug")), id="source raises"),
+    ],
+)
+def test_a_fail_mode_decision_is_counted_with_reason_store_unavailable(
+    source: DictEntitlements,
+) -> None:
+    leeway = make_leeway(entitlements=source)
+    registry = count_decisions(leeway)
+    flow = request_flow("www.facebook.com", method="POST", headers=NAVIGATE)
+    enforce(flow, user="pat", leeway=leeway)
+    assert decision_of(flow).reason is Reason.STORE_UNAVAILABLE
+    assert counted(registry, "block", "store_unavailable", "social") == 1
 
 
 def test_a_degraded_store_is_decided_as_untrained_with_reason_store_unavailable() -> None:
@@ -327,3 +350,17 @@ def test_leeways_own_endpoints_are_not_served_through_the_proxy(
         answered(flow, 403)
     else:
         assert flow.response is None
+
+
+def test_a_host_with_a_port_is_decided_once_as_its_host() -> None:
+    leeway = make_leeway(SUBJECTS)
+    registry = count_decisions(leeway)
+    flow = enforce(
+        request_flow("news.example:8080", target="news.example", headers=NAVIGATE), leeway=leeway
+    )
+    assert (
+        answered(flow, 403).headers[DECISION_HEADER]
+        == "block; reason=no_matching_rule; category=news"
+    )
+    assert decision_of(flow).host == "news.example"
+    assert counted(registry, "block", "no_matching_rule", "news") == 1

@@ -12,10 +12,19 @@ from mitmproxy.proxy import context
 from mitmproxy.proxy.layers.tls import TlsClienthelloHook, parse_client_hello
 from mitmproxy.test import taddons, tflow
 
-from addons.context import DECISION_HEADER, METADATA_KEY, Who
+from addons.context import DECISION_HEADER
 from addons.gate import Gate
+from addons.who import METADATA_KEY, FlowNotes, Who
 from policy import Action
-from tests.addons.fakes import PUBLISHER, TRAINED, DictEntitlements, connect_flow, make_leeway
+from tests.addons.fakes import (
+    PUBLISHER,
+    TRAINED,
+    DictEntitlements,
+    connect_flow,
+    count_decisions,
+    counted,
+    make_leeway,
+)
 from tests.policy.samples import NOW
 
 
@@ -114,7 +123,7 @@ def test_connect_without_interception_is_decided_there(
 def test_connect_without_interception_uses_the_identified_user() -> None:
     gate = _gate(intercept=False)
     flow = connect_flow("www.facebook.com")
-    flow.metadata[METADATA_KEY] = Who("tess", "proxyauth", "10.0.0.5")
+    flow.metadata[METADATA_KEY] = FlowNotes(Who("tess", "proxyauth", "10.0.0.5"))
     assert _connect(gate, flow).response is None  # trained: social reading is allowed
     anonymous = _connect(gate, connect_flow("www.facebook.com"))
     assert anonymous.response is not None
@@ -138,13 +147,39 @@ def test_a_failing_entitlement_source_at_connect_applies_the_fail_mode(
     source = DictEntitlements({"pat": PUBLISHER}, failure=RuntimeError("store exploded"))
     leeway = make_leeway(entitlements=source, intercept=False)
     flow = connect_flow("www.facebook.com")
-    flow.metadata[METADATA_KEY] = Who("pat", "proxyauth", "10.0.0.5")
+    flow.metadata[METADATA_KEY] = FlowNotes(Who("pat", "proxyauth", "10.0.0.5"))
     with caplog.at_level(logging.ERROR, logger="leeway"):
         _connect(Gate(leeway, now=lambda: NOW), flow)
     # The publisher, decided as anonymous: a warn, refused without interception.
     assert flow.response is not None
     assert flow.response.status_code == 403
-    assert flow.response.headers[DECISION_HEADER].startswith("warn;")
+    assert (
+        flow.response.headers[DECISION_HEADER] == "warn; reason=store_unavailable; category=social"
+    )
     assert source.loads == ["pat"]
     assert "www.facebook.com" in caplog.text
     assert "store exploded" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(DictEntitlements({"pat": PUBLISHER}, degraded=True), id="store down"),
+        pytest.param(
+            DictEntitlements({"pat": PUBLISHER}, failure=RuntimeError("bug")), id="source raises"
+        ),
+    ],
+)
+def test_a_fail_mode_decision_at_connect_is_counted_with_reason_store_unavailable(
+    source: DictEntitlements,
+) -> None:
+    leeway = make_leeway(entitlements=source, intercept=False)
+    registry = count_decisions(leeway)
+    flow = connect_flow("www.facebook.com")
+    flow.metadata[METADATA_KEY] = FlowNotes(Who("pat", "proxyauth", "10.0.0.5"))
+    _connect(Gate(leeway, now=lambda: NOW), flow)
+    assert flow.response is not None
+    assert (
+        flow.response.headers[DECISION_HEADER] == "warn; reason=store_unavailable; category=social"
+    )
+    assert counted(registry, "warn", "store_unavailable", "social") == 1

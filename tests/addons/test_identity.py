@@ -13,8 +13,8 @@ from mitmproxy.proxy.layers.http import HttpRequestHeadersHook
 from mitmproxy.test import taddons
 
 from addons.authcache import CachedValidator
-from addons.context import METADATA_KEY, Who
 from addons.identity import Identity
+from addons.who import METADATA_KEY, Who
 from tests.addons.fakes import connect_flow, make_leeway, request_flow
 
 HEADER = "X-Authenticated-User"
@@ -30,7 +30,7 @@ def _identity(addresses: dict[str, str] | None = None) -> Identity:
 
 def _identify(identity: Identity, flow: http.HTTPFlow) -> Who:
     identity.requestheaders(flow)
-    who = flow.metadata[METADATA_KEY]
+    who = flow.metadata[METADATA_KEY].who
     assert isinstance(who, Who)
     return who
 
@@ -82,7 +82,7 @@ def test_identity_established_at_connect_carries_to_requests_in_the_tunnel() -> 
     connect = connect_flow("www.facebook.com", client=GATEWAY)
     connect.request.headers[HEADER] = "bob"
     identity.http_connect(connect)
-    assert connect.metadata[METADATA_KEY] == Who("bob", "header", GATEWAY)
+    assert connect.metadata[METADATA_KEY].who == Who("bob", "header", GATEWAY)
     assert HEADER not in connect.request.headers
 
     inside = request_flow("www.facebook.com", client=GATEWAY)
@@ -165,7 +165,7 @@ def test_proxyauth_then_identity_on_a_plain_http_request() -> None:
             )
             await tctx.master.addons.handle_lifecycle(HttpRequestHeadersHook(flow))
             assert flow.response is None
-            assert flow.metadata[METADATA_KEY] == Who("alice", "proxyauth", DESK)
+            assert flow.metadata[METADATA_KEY].who == Who("alice", "proxyauth", DESK)
             assert "Proxy-Authorization" not in flow.request.headers
 
             refused = request_flow(
@@ -174,7 +174,7 @@ def test_proxyauth_then_identity_on_a_plain_http_request() -> None:
             await tctx.master.addons.handle_lifecycle(HttpRequestHeadersHook(refused))
             assert refused.response is not None
             assert refused.response.status_code == 407
-            assert refused.metadata[METADATA_KEY].username is None
+            assert refused.metadata[METADATA_KEY].who.username is None
             assert "Proxy-Authorization" not in refused.request.headers
 
     asyncio.run(scenario())

@@ -22,8 +22,9 @@ from mitmproxy.proxy.layers.http import HTTPMode
 from mitmproxy.proxy.layers.modes import HttpProxy
 from mitmproxy.test import taddons, tflow
 
-from addons.context import METADATA_KEY, Nobody, Who
+from addons.protocols import Nobody
 from addons.tunnel import Refused, Tunnel
+from addons.who import METADATA_KEY, FlowNotes, Who
 from policy import parse_policy
 from tests.addons.fakes import TRAINED, connect_flow, make_leeway, request_flow
 from tests.policy.samples import NOW, TEST_POLICY
@@ -154,7 +155,7 @@ def test_refused_closes_the_client_once_and_a_connected_server_too() -> None:
 def connect_as(tunnel: Tunnel, target: str, user: str | None = None) -> http.HTTPFlow:
     flow = connect_flow(target)
     if user is not None:
-        flow.metadata[METADATA_KEY] = Who(user, "proxyauth", "10.0.0.5")
+        flow.metadata[METADATA_KEY] = FlowNotes(Who(user, "proxyauth", "10.0.0.5"))
     asyncio.run(tunnel.http_connect(flow))
     return flow
 

@@ -19,9 +19,10 @@ from mitmproxy.proxy.layers.http import (
 )
 from mitmproxy.test import taddons
 
-from addons.context import DECISION_KEY, METADATA_KEY, Nobody, Who
 from addons.enforce import Enforce
+from addons.protocols import Nobody
 from addons.usage import Usage
+from addons.who import METADATA_KEY, FlowNotes, Who
 from tests.addons.fakes import CLIENT, NAVIGATE, PUBLISHER, TRAINED, make_leeway, request_flow
 from tests.policy.samples import NOW
 
@@ -67,7 +68,7 @@ def run(
     leeway = make_leeway({"tess": TRAINED, "pat": PUBLISHER})
     addons = (Enforce(leeway, now=lambda: NOW), usage) if enforce else (usage,)
     if user is not None:
-        flow.metadata[METADATA_KEY] = Who(user, "proxyauth", CLIENT)
+        flow.metadata[METADATA_KEY] = FlowNotes(Who(user, "proxyauth", CLIENT))
 
     async def cycle() -> None:
         with taddons.context(*addons) as tctx:
@@ -87,7 +88,7 @@ def test_an_allowed_request_reports_its_bytes_up_and_down() -> None:
     flow = request_flow("www.facebook.com", method="POST", headers=XHR, content=b"p" * 10)
     seen = run(flow, site_response(b"r" * 25), user="pat")  # a publisher: may post
     assert seen == [("social", "up", 10), ("social", "down", 25)]
-    assert flow.metadata[DECISION_KEY].category == "social"
+    assert flow.metadata[METADATA_KEY].decision.category == "social"
 
 
 def test_a_read_reports_what_came_down() -> None:

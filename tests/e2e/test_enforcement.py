@@ -4,7 +4,8 @@
 warn: so her page loads get the notice once, DESIGN step 5) and `paul` a publisher
 (everything allowed); an uncategorised host is untouched.
 Users log in to the proxy (htpasswd). Also: the short 403 that replaces anything that is
-not a page load.
+not a page load. Reads that a method override header makes writes: the bypass table,
+tests/e2e/bypass/test_overrides.py.
 """
 
 from __future__ import annotations
@@ -66,14 +67,6 @@ CASES = [
     pytest.param(
         Case("alice", "POST", XHR, 403, SOCIAL_BLOCK, '"error": "leeway_block"'),
         id="untrained write xhr -> short 403",
-    ),
-    pytest.param(
-        Case("alice", "GET", {**XHR, OVERRIDE: "POST"}, 403, SOCIAL_BLOCK, '"leeway_block"'),
-        id="untrained GET overridden to POST -> short 403",
-    ),
-    pytest.param(
-        Case("alice", "GET", {**PAGE, OVERRIDE: "POST"}, 403, SOCIAL_BLOCK, "Posting to"),
-        id="untrained GET overridden to POST, page -> block page",
     ),
     pytest.param(
         Case("trina", "GET", IMAGE, 200, None, '"origin": true'),

@@ -1,192 +1,57 @@
-"""Tunnels to categorised sites: never raw bytes, and nothing at all when blocked.
+"""Tunnels to categorised sites: nothing at all when blocked, never a switch of protocol.
 
-The site behind each tunnel is a bare TCP listener that records every connection and
-every byte, so a test sees whether anything of the tunnel reached it. After a refused
-attempt, a marker sent through an uncategorised tunnel to the same listener shows that
-the proxy has done all it was going to do: only the marker may have arrived.
+The site behind each tunnel records raw bytes (tests/e2e/raw_site.py). The table of raw
+bytes an attacker sends through a tunnel is in tests/e2e/bypass/test_raw_tunnel.py.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import socket
 import ssl
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import h2.config
 import h2.connection
 import h2.events
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from policy import default_policy_path
-from tests.e2e.clients import TIMEOUT, Tunnel, basic_auth, connect
+from tests.e2e.clients import basic_auth, connect
 from tests.e2e.conftest import PASSWORDS, Proxies
-from tests.e2e.origin import Origin
 from tests.e2e.proxy_process import LeewayProcess
+from tests.e2e.raw_site import (
+    BLOCKED,
+    EMPTY_FIRST_LINE,
+    RANDOM,
+    READABLE,
+    UNCATEGORISED,
+    RawOrigin,
+    closed_by_proxy,
+    only_the_marker_arrives,
+    open_tunnel,
+    refused,
+    start_raw_origin,
+    tls_inside,
+    write_stricter_policy,
+)
 from tests.waiting import eventually
-
-BLOCKED = "www.youtube.com"  # rich media: blocked for reading and writing for the untrained
-READABLE = "x.com"  # social: trina, who is trained, may read it
-UNCATEGORISED = "www.example.org"
-MARKER = b"\x00marker: raw bytes through an uncategorised tunnel\n"
-
-
-@dataclass
-class RawOrigin:
-    """A TCP listener that keeps what each connection sent, until it closed."""
-
-    listener: socket.socket
-    received: list[bytearray] = field(default_factory=list)
-
-    @property
-    def port(self) -> int:
-        return int(self.listener.getsockname()[1])
-
-    def serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return  # closed by stop()
-            data = bytearray()
-            self.received.append(data)
-            threading.Thread(target=self._read, args=(conn, data), daemon=True).start()
-
-    @staticmethod
-    def _read(conn: socket.socket, data: bytearray) -> None:
-        with conn:
-            conn.settimeout(TIMEOUT)
-            try:
-                while chunk := conn.recv(65536):
-                    data.extend(chunk)
-            except OSError:
-                pass
-
-    def stop(self) -> None:
-        self.listener.close()
 
 
 @pytest.fixture
-def site(module_http_origin: Origin) -> Iterator[RawOrigin]:
-    """A raw listener where the test origins listen (the proxy's hosts file names them)."""
-    host = module_http_origin.server.server_address[0]
-    listener = socket.create_server((str(host), 0))
-    origin = RawOrigin(listener)
-    threading.Thread(target=origin.serve, daemon=True).start()
+def site() -> Iterator[RawOrigin]:
+    origin = start_raw_origin()
     yield origin
     origin.stop()
 
 
 @pytest.fixture(scope="module")
 def stricter_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled policy, but reading rich media is blocked for the untrained."""
-    policy = tmp_path_factory.mktemp("policy") / "policy.toml"
-    default = default_policy_path().read_text()
-    stricter = default.replace(
-        'categories = ["rich-media"]\nread = "warn"', 'categories = ["rich-media"]\nread = "block"'
-    )
-    assert stricter != default
-    policy.write_text(stricter)
-    return policy
+    return write_stricter_policy(tmp_path_factory.mktemp("policy") / "policy.toml")
 
 
 @pytest.fixture(scope="module")
 def proxy(module_proxies: Proxies, htpasswd: Path, stricter_policy: Path) -> LeewayProcess:
     """Intercepting, everyone logs in, on the stricter policy."""
     return module_proxies.start("--proxyauth", f"@{htpasswd}", "--policy", str(stricter_policy))
-
-
-def open_tunnel(proxy: LeewayProcess, host: str, port: int, user: str = "alice") -> Tunnel:
-    tunnel = connect(proxy, f"{host}:{port}", headers=basic_auth(user, PASSWORDS[user]))
-    assert tunnel.status == 200, tunnel.head
-    return tunnel
-
-
-def closed_by_proxy(sock: socket.socket | ssl.SSLSocket) -> bytes:
-    """Everything the proxy sent until it closed the connection (fails on a timeout)."""
-    received = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except (ConnectionResetError, ssl.SSLEOFError):
-            return received
-        if not chunk:
-            return received
-        received += chunk
-
-
-def only_the_marker_arrives(proxy: LeewayProcess, site: RawOrigin) -> None:
-    """Send the marker through an uncategorised tunnel, wait for it, and check it came alone."""
-    with open_tunnel(proxy, UNCATEGORISED, site.port).sock as sock:
-        sock.sendall(MARKER)
-        arrived = eventually(
-            lambda: [bytes(d) for d in site.received],
-            "the marker at the site",
-            until=lambda r: MARKER in r,
-            within=10,
-        )
-    assert arrived == [MARKER], "something of a refused tunnel reached the site"
-
-
-def refused(proxy: LeewayProcess, category: str, reason: str) -> float:
-    body = httpx.get(f"http://127.0.0.1:{proxy.metrics_port}/metrics", timeout=5).text
-    for family in text_string_to_metric_families(body):
-        for sample in family.samples:
-            labels = {"category": category, "reason": reason}
-            if sample.name == "leeway_tunnels_refused_total" and sample.labels == labels:
-                return sample.value
-    raise AssertionError(f"no leeway_tunnels_refused_total{{category={category},reason={reason}}}")
-
-
-RANDOM = b"\x00" + os.urandom(63)  # never the start of TLS or of an HTTP request line
-EMPTY_FIRST_LINE = b"\r\nGET / HTTP/1.1\r\nHost: www.youtube.com\r\n\r\n"
-
-
-@dataclass(frozen=True)
-class Raw:
-    host: str
-    category: str
-    payload: bytes
-    tls: bool = False  # inside TLS without ALPN: mitmproxy looks at the bytes again
-    user: str = "alice"
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(Raw(BLOCKED, "rich-media", RANDOM), id="random bytes"),
-        pytest.param(Raw(BLOCKED, "rich-media", b"SSH-2.0-OpenSSH_9.6\r\n"), id="ssh greeting"),
-        pytest.param(Raw(BLOCKED, "rich-media", EMPTY_FIRST_LINE), id="empty first line"),
-        pytest.param(Raw(BLOCKED, "rich-media", RANDOM, tls=True), id="tls, raw inside"),
-        pytest.param(
-            Raw(BLOCKED, "rich-media", EMPTY_FIRST_LINE, tls=True), id="tls, empty first line"
-        ),
-        # The policy decides requests; raw bytes carry none, so nobody may send them.
-        pytest.param(Raw(READABLE, "social", RANDOM, user="trina"), id="a site trina may read"),
-    ],
-)
-def test_raw_bytes_to_a_categorised_site_never_reach_it(
-    proxy: LeewayProcess, site: RawOrigin, case: Raw
-) -> None:
-    before = refused(proxy, case.category, "raw")
-    logged = proxy.log().count(f"closed a tunnel to {case.host} (category {case.category})")
-    sock: socket.socket = open_tunnel(proxy, case.host, site.port, case.user).sock
-    if case.tls:
-        sock = tls_inside(sock, proxy, None, case.host)
-    with sock:
-        sock.sendall(case.payload)
-        assert closed_by_proxy(sock) == b""
-    only_the_marker_arrives(proxy, site)
-    assert refused(proxy, case.category, "raw") == before + 1
-    log = proxy.log()
-    assert log.count(f"closed a tunnel to {case.host} (category {case.category})") == logged + 1
-    assert re.search(rf"ref [0-9A-F]{{8}}: closed a tunnel to {re.escape(case.host)} ", log)
 
 
 def test_raw_bytes_to_an_uncategorised_site_are_still_relayed(
@@ -198,15 +63,6 @@ def test_raw_bytes_to_an_uncategorised_site_are_still_relayed(
             lambda: [bytes(d) for d in site.received], "the bytes at the site", within=10
         )
     assert arrived == [RANDOM]
-
-
-def tls_inside(
-    sock: socket.socket, proxy: LeewayProcess, alpn: list[str] | None, host: str = BLOCKED
-) -> ssl.SSLSocket:
-    context = ssl.create_default_context(cafile=str(proxy.ca))
-    if alpn is not None:
-        context.set_alpn_protocols(alpn)
-    return context.wrap_socket(sock, server_hostname=host)
 
 
 HTTP_INSIDE = [

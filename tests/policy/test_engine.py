@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy import Action, Policy, Reason, Request, Subject, parse_policy
+from policy import Access, Action, Decision, Policy, Reason, Request, Subject, engine, parse_policy
+from policy.hosts import InvalidHost, Match
 from policy.subject import Acknowledgement, Grant
 from tests.policy.samples import NOW, TEST_POLICY
 
@@ -330,3 +331,58 @@ def test_json_has_the_contract_keys(policy: Policy) -> None:
 def test_decide_never_raises(policy: Policy, host: str, method: str) -> None:
     d = policy.decide(ANON, Request(method, (host,)), NOW)
     assert d.action in set(Action)
+
+
+@pytest.mark.parametrize(
+    ("subject", "host", "method", "action"),
+    [
+        pytest.param(ANON, "x.com", "GET", Action.WARN, id="anonymous reading social -> warn"),
+        pytest.param(ANON, "news.example", "GET", Action.BLOCK, id="no rule -> block"),
+        pytest.param(TRAINED, "x.com", "GET", Action.ALLOW, id="rule allows -> allow"),
+    ],
+)
+def test_a_degraded_subject_is_decided_by_the_rules_with_reason_store_unavailable(
+    policy: Policy, subject: Subject, host: str, method: str, action: Action
+) -> None:
+    degraded = replace(subject, degraded=True)
+    healthy = policy.decide(subject, Request.to(host, method), NOW)
+    decision = policy.decide(degraded, Request.to(host, method), NOW)
+    assert (decision.action, decision.reason) == (action, Reason.STORE_UNAVAILABLE)
+    assert decision._replace(reason=healthy.reason) == healthy
+    assert "could not be read" in " ".join(decision.explanation)
+
+
+def test_a_degraded_subject_leaves_uncategorised_and_invalid_hosts_alone(policy: Policy) -> None:
+    degraded = Subject.anonymous("ada", degraded=True)
+    assert policy.decide(degraded, Request.to("example.org"), NOW).reason is Reason.UNCATEGORIZED
+    assert policy.decide(degraded, Request.to("a b"), NOW).reason is Reason.INVALID_HOST
+
+
+def test_the_memory_of_host_names_is_bounded(
+    policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "_REMEMBER_HOSTS", 4)
+    for i in range(10):
+        assert policy.decide(ANON, Request.to(f"h{i}.x.com"), NOW).category == "social"
+        assert policy.decide(ANON, Request.to(f"h{i}.example.org"), NOW).category is None
+    assert len(policy._seen) <= 4
+
+
+def test_classify_gives_the_match_as_one_value(policy: Policy) -> None:
+    assert policy.classify("WWW.X.com:443") == Match("www.x.com", "social", "x.com")
+    assert policy.classify("example.org") == "example.org"
+    assert isinstance(policy.classify("a b"), InvalidHost)
+
+
+def test_decision_of_builds_the_same_decision_as_the_class() -> None:
+    fields = (Action.WARN, Access.READ, Reason.RULE_MATCHED, "x.com", "social", "r", "v1")
+    extra = ("x.com", (), Action.WARN, True)
+    built = Decision(*fields, *extra)
+    assert Decision.of(**built._asdict()) == built
+    assert type(Decision.of(**built._asdict())) is Decision
+
+
+def test_normal_form_is_the_classified_host_or_the_raw_name(policy: Policy) -> None:
+    assert policy.normal_form("WWW.X.com:443") == "www.x.com"
+    assert policy.normal_form("Example.ORG.") == "example.org"
+    assert policy.normal_form("a b") == "a b"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.store.listening import ON_POSTGRES, Listening
+from tests.proxy.store.listening import ON_POSTGRES, Listening
 
 if TYPE_CHECKING:
     from tests.proxy.cli_support import Leeway

@@ -37,7 +37,15 @@ def decision(
     host: str = "www.facebook.com",
 ) -> Decision:
     rule = "everyone" if category else None
-    return Decision(action, Access.READ, reason, host, category, rule, "rev-1")
+    return Decision(
+        action=action,
+        access=Access.READ,
+        reason=reason,
+        host=host,
+        category=category,
+        rule=rule,
+        revision="rev-1",
+    )
 
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:

@@ -83,7 +83,7 @@ def test_record_counts_at_once_and_is_stored(engine: Engine, cache: EntitlementC
     assert writer.pending == 0
     subject = SqlEntitlements(engine).subject_for("ada", NOW)
     assert subject.known and subject.acknowledged("social", NOW) == ack
-    assert asyncio.run(cache.get("ada")).subject.acknowledged("social", NOW) == ack
+    assert asyncio.run(cache.get("ada")).acknowledged("social", NOW) == ack
 
 
 def test_a_cached_user_gains_the_acknowledgement_before_any_reload(
@@ -111,7 +111,7 @@ def test_an_outage_keeps_the_acknowledgement_in_memory_and_writes_it_later(
     assert "1 acknowledgements wait for the store" in caplog.text
     assert "server closed the connection" in caplog.text
     lookup = asyncio.run(cache.get("ada"))
-    assert lookup.degraded and lookup.subject.acknowledged("social", NOW) == ack
+    assert lookup.degraded and lookup.acknowledged("social", NOW) == ack
 
     outage.down = False
     assert asyncio.run(writer.flush()) == 0

@@ -26,7 +26,7 @@ from proxy.store.db import make_engine, session_factory
 from proxy.store.notify import CHANNEL, notify_addresses, notify_changed
 from proxy.store.people import assign_network, save_user, user_id
 from tests.e2e.forwarder import Forwarder
-from tests.store.listening import ON_POSTGRES, ON_SQLITE
+from tests.proxy.store.listening import ON_POSTGRES, ON_SQLITE
 from tests.waiting import eventually, eventually_async
 
 if TYPE_CHECKING:

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from policy import Reason, Request, parse_policy
 from policy.subject import Acknowledgement, Subject
-from proxy.runtime.entitlement_cache import EntitlementCache, Lookup
+from proxy.runtime.entitlement_cache import EntitlementCache
 from proxy.store import models
 from proxy.store.db import StoreUnavailable, session_factory
 from proxy.store.entitlements import SqlEntitlements
+from tests.policy.samples import TEST_POLICY
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -62,7 +64,7 @@ class FakeSource:
         self.subjects[username] = Subject(username=username, known=True, department=department)
 
 
-def _get(cache: EntitlementCache, username: str) -> Lookup:
+def _get(cache: EntitlementCache, username: str) -> Subject:
     return asyncio.run(cache.get(username))
 
 
@@ -102,16 +104,16 @@ def test_store_user_is_loaded_once_then_served_from_memory(engine: Engine) -> No
     lookup = _get(cache, "ada")
 
     assert not lookup.degraded
-    assert lookup.subject.known and lookup.subject.department == "finance"
-    assert lookup.subject.latest_completion("social-media-basics", NOW) == NOW - DAY
-    assert cache.peek("ada") == lookup.subject
+    assert lookup.known and lookup.department == "finance"
+    assert lookup.latest_completion("social-media-basics", NOW) == NOW - DAY
+    assert cache.peek("ada") == lookup
     assert _get(cache, "ada") == lookup
     assert (cache.stats.hits, cache.stats.misses, cache.stats.loads) == (2, 1, 1)
 
 
 def test_user_the_store_does_not_know_is_anonymous_not_degraded(engine: Engine) -> None:
     cache = EntitlementCache(SqlEntitlements(engine), now=lambda: NOW)
-    assert _get(cache, "nobody") == Lookup(Subject.anonymous("nobody"), degraded=False)
+    assert _get(cache, "nobody") == Subject.anonymous("nobody")
     assert cache.peek("nobody") == Subject.anonymous("nobody")
 
 
@@ -119,13 +121,13 @@ def test_fifty_concurrent_lookups_of_one_user_cause_one_load() -> None:
     source = FakeSource("ada", delay=0.05)
     cache = EntitlementCache(source)
 
-    async def many() -> list[Lookup]:
+    async def many() -> list[Subject]:
         return await asyncio.gather(*(cache.get("ada") for _ in range(50)))
 
     lookups = _run(many())
 
     assert source.calls == 1 and cache.stats.loads == 1
-    assert {lookup.subject.username for lookup in lookups} == {"ada"}
+    assert {lookup.username for lookup in lookups} == {"ada"}
     assert not any(lookup.degraded for lookup in lookups)
 
 
@@ -133,7 +135,7 @@ def test_different_users_load_in_parallel() -> None:
     source = FakeSource("ada", "bob", delay=0.3)
     cache = EntitlementCache(source)
 
-    async def both() -> tuple[Lookup, Lookup]:
+    async def both() -> tuple[Subject, Subject]:
         return await asyncio.gather(cache.get("ada"), cache.get("bob"))
 
     started = time.monotonic()
@@ -153,7 +155,7 @@ def test_an_entry_older_than_ttl_is_reloaded(clock: Clock) -> None:
     clock.t += 0.1
     assert cache.peek("ada") is None
 
-    assert _get(cache, "ada").subject.department == "comms"
+    assert _get(cache, "ada").department == "comms"
     assert source.calls == 2
 
 
@@ -175,15 +177,15 @@ def test_store_failure_serves_the_stale_entry_then_anonymous_after_max_stale(
 ) -> None:
     source = FakeSource("ada")
     cache = EntitlementCache(source, ttl=5.0, max_stale=60.0, clock=clock)
-    cached = _get(cache, "ada").subject
+    cached = _get(cache, "ada")
     source.down = True
 
     clock.t += 10
-    assert _get(cache, "ada") == Lookup(cached, degraded=False)
+    assert _get(cache, "ada") == cached
     clock.t += 10
-    assert _get(cache, "ada") == Lookup(cached, degraded=False)
+    assert _get(cache, "ada") == cached
     clock.t += 40
-    assert _get(cache, "ada") == Lookup(Subject.anonymous("ada"), degraded=True)
+    assert _get(cache, "ada") == Subject.anonymous("ada", degraded=True)
 
     assert cache.stats.store_errors == 3
     messages = [r.getMessage() for r in caplog.records if "'ada'" in r.getMessage()]
@@ -196,7 +198,7 @@ def test_uncached_user_during_an_outage_is_degraded_anonymous() -> None:
     source = FakeSource("ada")
     source.down = True
     cache = EntitlementCache(source)
-    assert _get(cache, "ada") == Lookup(Subject.anonymous("ada"), degraded=True)
+    assert _get(cache, "ada") == Subject.anonymous("ada", degraded=True)
     assert cache.peek("ada") is None, "a fallback is never cached as a fresh answer"
 
 
@@ -223,7 +225,7 @@ def test_a_long_ttl_still_retries_a_failed_store_after_5s(clock: Clock) -> None:
 
     source.down = False
     clock.t += 5
-    assert _get(cache, "bob") == Lookup(source.subjects["bob"], degraded=False)
+    assert _get(cache, "bob") == source.subjects["bob"]
 
 
 def test_recovery_when_the_store_works_again(
@@ -239,8 +241,8 @@ def test_recovery_when_the_store_works_again(
     with caplog.at_level(logging.INFO):
         lookup = _get(cache, "ada")
 
-    assert lookup == Lookup(Subject(username="ada", known=True), degraded=False)
-    assert cache.peek("ada") == lookup.subject
+    assert lookup == Subject(username="ada", known=True)
+    assert cache.peek("ada") == lookup
     assert "available again" in caplog.text
 
 
@@ -251,7 +253,7 @@ def test_an_unexpected_error_is_logged_with_its_cause_and_never_raised(
     source.broken = True
     cache = EntitlementCache(source)
 
-    assert _get(cache, "ada") == Lookup(Subject.anonymous("ada"), degraded=True)
+    assert _get(cache, "ada") == Subject.anonymous("ada", degraded=True)
     assert "row 7 is corrupt" in caplog.text and "KeyError" in caplog.text
 
     source.broken = False
@@ -261,7 +263,7 @@ def test_an_unexpected_error_is_logged_with_its_cause_and_never_raised(
 def test_a_slow_load_does_not_block_the_event_loop() -> None:
     cache = EntitlementCache(FakeSource("ada", delay=0.5))
 
-    async def scenario() -> tuple[Lookup, int]:
+    async def scenario() -> tuple[Subject, int]:
         ticks = 0
         load = asyncio.create_task(cache.get("ada"))
         while not load.done():
@@ -270,7 +272,7 @@ def test_a_slow_load_does_not_block_the_event_loop() -> None:
         return await load, ticks
 
     lookup, ticks = _run(scenario())
-    assert lookup.subject.known
+    assert lookup.known
     assert ticks >= 20, f"the loop ticked only {ticks} times during a 0.5 s load"
 
 
@@ -278,14 +280,14 @@ def test_a_cancelled_waiter_does_not_cancel_the_shared_load() -> None:
     source = FakeSource("ada", delay=0.1)
     cache = EntitlementCache(source)
 
-    async def scenario() -> Lookup:
+    async def scenario() -> Subject:
         first = asyncio.create_task(cache.get("ada"))
         second = asyncio.create_task(cache.get("ada"))
         await asyncio.sleep(0.02)
         first.cancel()
         return await second
 
-    assert _run(scenario()).subject.known
+    assert _run(scenario()).known
     assert source.calls == 1
 
 
@@ -307,10 +309,10 @@ def test_invalidate_one_user_or_everybody() -> None:
 def test_an_invalidated_entry_still_serves_during_an_outage() -> None:
     source = FakeSource("ada")
     cache = EntitlementCache(source)
-    cached = _get(cache, "ada").subject
+    cached = _get(cache, "ada")
     cache.invalidate()
     source.down = True
-    assert _get(cache, "ada") == Lookup(cached, degraded=False)
+    assert _get(cache, "ada") == cached
 
 
 @pytest.mark.parametrize("who", ["ada", None], ids=["one user", "everybody"])
@@ -333,8 +335,8 @@ def test_an_invalidation_ends_the_back_off_after_a_failure(
     with caplog.at_level(logging.INFO):
         lookup = _get(cache, "ada")
 
-    assert lookup == Lookup(source.subjects["ada"], degraded=False)
-    assert cache.peek("ada") == lookup.subject
+    assert lookup == source.subjects["ada"]
+    assert cache.peek("ada") == lookup
     assert "available again" in caplog.text
 
 
@@ -343,7 +345,7 @@ def test_a_load_running_when_invalidated_is_not_cached() -> None:
     source.gate = threading.Event()
     cache = EntitlementCache(source)
 
-    async def scenario() -> Lookup:
+    async def scenario() -> Subject:
         load = asyncio.create_task(cache.get("ada"))
         while source.calls == 0:
             await asyncio.sleep(0.005)
@@ -352,7 +354,7 @@ def test_a_load_running_when_invalidated_is_not_cached() -> None:
         source.gate.set()
         return await load
 
-    assert _run(scenario()).subject.known, "its waiters still get the answer"
+    assert _run(scenario()).known, "its waiters still get the answer"
     assert cache.peek("ada") is None, "but it may predate the change"
 
 
@@ -367,7 +369,7 @@ def test_an_acknowledgement_counts_at_once_and_survives_reloads() -> None:
     assert subject is not None and subject.acknowledged("social", NOW) == ack
 
     cache.invalidate("ada")  # reloaded from a store that does not have it yet
-    assert _get(cache, "ada").subject.acknowledged("social", NOW) == ack
+    assert _get(cache, "ada").acknowledged("social", NOW) == ack
     assert source.calls == 2
 
 
@@ -379,16 +381,27 @@ def test_an_acknowledgement_counts_for_an_uncached_user_while_the_store_is_down(
 
     lookup = _get(cache, "ada")
     assert lookup.degraded
-    assert lookup.subject.acknowledged("social", NOW) is not None
+    assert lookup.acknowledged("social", NOW) is not None
 
 
 def test_an_expired_acknowledgement_is_no_longer_laid_over() -> None:
     moments = iter([NOW, NOW + timedelta(hours=9)])
     cache = EntitlementCache(FakeSource("ada"), now=lambda: next(moments))
     cache.add_acknowledgement("ada", _ack(hours=8))
-    assert _get(cache, "ada").subject.acknowledgements == (_ack(hours=8),)
+    assert _get(cache, "ada").acknowledgements == (_ack(hours=8),)
     cache.invalidate("ada")
-    assert _get(cache, "ada").subject.acknowledgements == ()
+    assert _get(cache, "ada").acknowledgements == ()
+
+
+@pytest.mark.parametrize("failure", ["down", "broken"])
+def test_the_fail_mode_subject_is_decided_with_reason_store_unavailable(failure: str) -> None:
+    source = FakeSource("ada")
+    setattr(source, failure, True)
+    subject = _get(EntitlementCache(source, now=lambda: NOW), "ada")
+    policy = parse_policy(TEST_POLICY.encode(), source="test", label="policy.toml")
+    decision = policy.decide(subject, Request.to("www.facebook.com"), NOW)
+    assert subject.degraded
+    assert (decision.action, decision.reason) == ("warn", Reason.STORE_UNAVAILABLE)
 
 
 def test_continues_clicked_again_are_laid_over_once_per_category() -> None:
@@ -397,7 +410,7 @@ def test_continues_clicked_again_are_laid_over_once_per_category() -> None:
         at = NOW + timedelta(minutes=minute)
         cache.add_acknowledgement("ada", Acknowledgement("social", at, at + timedelta(hours=8)))
     cache.add_acknowledgement("ada", _ack("rich-media"))
-    acks = _get(cache, "ada").subject.acknowledgements
+    acks = _get(cache, "ada").acknowledgements
     last = NOW + timedelta(minutes=999)
     assert [(a.category, a.acknowledged_at) for a in acks] == [
         ("social", last),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from addons.context import Who
+from addons.who import Who
 from policy import Decision, Policy, Subject, load_default_policy, parse_policy
 from policy.decision import Access, Action, Reason
 from proxy.runtime.observability import Observability, ObservabilityConfig
@@ -113,7 +113,13 @@ def test_what_the_recorder_is_told_is_served_and_audited(watch: Observability) -
     watch.serve()
     assert watch.metrics_url is not None
     decision = Decision(
-        Action.WARN, Access.READ, Reason.RULE_MATCHED, "www.facebook.com", "social", "r", "x"
+        action=Action.WARN,
+        access=Access.READ,
+        reason=Reason.RULE_MATCHED,
+        host="www.facebook.com",
+        category="social",
+        rule="r",
+        revision="x",
     )
     who = Who("wanda", "proxyauth", "10.0.0.5")
     watch.recorder.decided(decision, who, Subject("wanda"), 0.001, NOW)

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from addons.context import Who
+from addons.who import Who
 from policy import Subject
 from policy.decision import Access, Action, Decision, Reason
 from proxy.audit.trail import AuditTrail
@@ -46,7 +46,15 @@ def decision(
     access: Access = Access.READ,
 ) -> Decision:
     rule = "everyone" if category else None
-    return Decision(action, access, reason, host, category, rule, "rev-1")
+    return Decision(
+        action=action,
+        access=access,
+        reason=reason,
+        host=host,
+        category=category,
+        rule=rule,
+        revision="rev-1",
+    )
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.process
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def leeway(*args: str, cwd: Path, db_url: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,11 +1,11 @@
-"""The proxy is not a way in: what a client must not reach through it, however it asks.
+"""Class 2 of issue 9: the proxy is not a way in, to its own host, however a client asks.
 
-`TECHNIQUES` is an open table of an attacker's attempts, each sent as raw bytes (no client
-library tidies the address up) to the shared `open_proxy`, with the status it must get and
-the reason the refusal is metered under. Add a technique as one more `pytest.param` with an
+`TECHNIQUES` is an open table of an attacker's attempts (`Technique` rows, sent as raw
+bytes: no client library tidies the address up) to the shared `open_proxy`, each with the
+reason the refusal is metered under. Add a technique as one more `pytest.param` with an
 id; its target may use `{metrics}` and `{proxy}` (the proxy's own ports), `{db}` (a
-listener on 127.0.0.1 standing in for a database, which must never see a byte), `{origin}`
-(a test site's port), `{origin_ip}` (the address the test sites listen on, allowed to the
+listener on 127.0.0.1 standing in for a database, which must never see a byte), `{port}`
+(the test site's port), `{origin_ip}` (the address the test sites listen on, allowed to the
 test proxies) and `{loopback_name}` (a name the proxy's hosts file gives 127.0.0.1).
 """
 
@@ -21,6 +21,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.e2e.bypass.technique import Technique, attempt, check, requests_at
 from tests.e2e.clients import TIMEOUT, connect
 from tests.e2e.conftest import Proxies
 from tests.e2e.origin import Origin, start_origin
@@ -103,67 +104,81 @@ def refusals(proxy: LeewayProcess) -> dict[str, float]:
     return {s.labels["reason"]: s.value for s in found.samples if s.name == REFUSED}
 
 
+def reading(url: str, status: int) -> Technique:
+    """A plain GET of `url` (its authority as the Host), by nobody in particular."""
+    authority = url.split("/", 3)[2]
+    request = f"GET {url} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    reaches = ("GET www.example.org",) if status == 200 else ()
+    return Technique(request, status, reaches, user=None)
+
+
+def connecting(target: str, status: int) -> Technique:
+    """A CONNECT to `target` alone."""
+    return Technique("", status, connect=target, user=None)
+
+
 TECHNIQUES = [
     # The proxy's metrics, in every spelling of its host.
-    pytest.param("GET", "http://0.0.0.0:{metrics}/metrics", 403, "own_port", id="metrics 0.0.0.0"),
-    pytest.param("GET", "http://2130706433:{metrics}/metrics", 403, "own_port", id="decimal"),
     pytest.param(
-        "GET", "http://[::ffff:127.0.0.1]:{metrics}/metrics", 403, "own_port", id="mapped"
+        reading("http://0.0.0.0:{metrics}/metrics", 403), "own_port", id="metrics 0.0.0.0"
     ),
-    pytest.param("GET", "http://0x7f.0.0.1:{metrics}/metrics", 403, "own_port", id="hex"),
-    pytest.param("GET", "http://0177.0.0.1:{metrics}/metrics", 403, "own_port", id="octal"),
-    pytest.param("GET", "http://127.1:{metrics}/metrics", 403, "own_port", id="short"),
-    pytest.param("GET", "http://[::1]:{metrics}/metrics", 403, "own_port", id="IPv6 loopback"),
-    pytest.param("GET", "http://localhost.:{metrics}/metrics", 403, "own_port", id="localhost."),
+    pytest.param(reading("http://2130706433:{metrics}/metrics", 403), "own_port", id="decimal"),
     pytest.param(
-        "GET", "http://{loopback_name}:{metrics}/metrics", 403, "own_port", id="name for loopback"
+        reading("http://[::ffff:127.0.0.1]:{metrics}/metrics", 403), "own_port", id="mapped"
+    ),
+    pytest.param(reading("http://0x7f.0.0.1:{metrics}/metrics", 403), "own_port", id="hex"),
+    pytest.param(reading("http://0177.0.0.1:{metrics}/metrics", 403), "own_port", id="octal"),
+    pytest.param(reading("http://127.1:{metrics}/metrics", 403), "own_port", id="short"),
+    pytest.param(reading("http://[::1]:{metrics}/metrics", 403), "own_port", id="IPv6 loopback"),
+    pytest.param(reading("http://localhost.:{metrics}/metrics", 403), "own_port", id="localhost."),
+    pytest.param(
+        reading("http://{loopback_name}:{metrics}/metrics", 403), "own_port", id="name for loopback"
     ),
     pytest.param(
-        "GET", "http://{origin_ip}:{metrics}/metrics", 403, "own_port", id="own port, allowed ip"
+        reading("http://{origin_ip}:{metrics}/metrics", 403), "own_port", id="own port, allowed ip"
     ),
-    pytest.param("GET", "http://www.example.org:{proxy}/", 403, "own_port", id="proxy via a site"),
+    pytest.param(
+        reading("http://www.example.org:{proxy}/", 403), "own_port", id="proxy via a site"
+    ),
     # A service on the proxy host's loopback (the database stand-in).
-    pytest.param("GET", "http://127.0.0.1:{db}/", 403, "loopback", id="db plain HTTP"),
-    pytest.param("GET", "http://0:{db}/", 403, "unspecified", id="db as 0"),
-    pytest.param("GET", "http://{loopback_name}:{db}/", 403, "loopback", id="db by name"),
-    pytest.param("CONNECT", "127.0.0.1:{db}", 403, "loopback", id="db CONNECT (pass-through)"),
-    pytest.param("CONNECT", "[::ffff:127.0.0.1]:{db}", 403, "loopback", id="db CONNECT mapped"),
-    pytest.param("CONNECT", "{loopback_name}:{db}", 403, "loopback", id="db CONNECT by name"),
-    pytest.param("CONNECT", "0.0.0.0:{metrics}", 403, "own_port", id="metrics CONNECT"),
+    pytest.param(reading("http://127.0.0.1:{db}/", 403), "loopback", id="db plain HTTP"),
+    pytest.param(reading("http://0:{db}/", 403), "unspecified", id="db as 0"),
+    pytest.param(reading("http://{loopback_name}:{db}/", 403), "loopback", id="db by name"),
+    pytest.param(connecting("127.0.0.1:{db}", 403), "loopback", id="db CONNECT (pass-through)"),
+    pytest.param(connecting("[::ffff:127.0.0.1]:{db}", 403), "loopback", id="db CONNECT mapped"),
+    pytest.param(connecting("{loopback_name}:{db}", 403), "loopback", id="db CONNECT by name"),
+    pytest.param(connecting("0.0.0.0:{metrics}", 403), "own_port", id="metrics CONNECT"),
     # The cloud metadata service (refused before any connection is tried).
-    pytest.param("GET", "http://169.254.169.254/latest/meta-data/", 403, "link_local", id="meta"),
-    pytest.param("CONNECT", "169.254.169.254:443", 403, "link_local", id="metadata CONNECT"),
+    pytest.param(reading("http://169.254.169.254/latest/meta-data/", 403), "link_local", id="meta"),
+    pytest.param(connecting("169.254.169.254:443", 403), "link_local", id="metadata CONNECT"),
     # Ports outside the configured sets, at an address that is otherwise allowed.
-    pytest.param("CONNECT", "{origin_ip}:22", 403, "port", id="CONNECT to ssh port"),
-    pytest.param("GET", "http://www.example.org:25/", 403, "port", id="plain HTTP to smtp port"),
+    pytest.param(connecting("{origin_ip}:22", 403), "port", id="CONNECT to ssh port"),
+    pytest.param(reading("http://www.example.org:25/", 403), "port", id="plain HTTP to smtp port"),
     # What stays open: the test sites.
-    pytest.param("GET", "http://www.example.org:{origin}/", 200, None, id="a site"),
-    pytest.param("CONNECT", "www.example.org:{origin}", 200, None, id="a site's tunnel"),
+    pytest.param(reading("http://www.example.org:{port}/", 200), None, id="a site"),
+    pytest.param(connecting("www.example.org:{port}", 200), None, id="a site's tunnel"),
 ]
 
 
-@pytest.mark.parametrize(("method", "target", "status", "reason"), TECHNIQUES)
+@pytest.mark.parametrize(("row", "reason"), TECHNIQUES)
 def test_technique(
     open_proxy: LeewayProcess,
     http_origin: Origin,
     database: Listener,
-    method: str,
-    target: str,
-    status: int,
+    row: Technique,
     reason: str | None,
 ) -> None:
-    filled = target.format(
-        metrics=open_proxy.metrics_port,
-        proxy=open_proxy.port,
-        db=database.port,
-        origin=http_origin.port,
-        origin_ip=ORIGIN_ADDRESS,
-        loopback_name=LOOPBACK_NAME,
-    )
+    fill = {
+        "metrics": open_proxy.metrics_port,
+        "proxy": open_proxy.port,
+        "db": database.port,
+        "origin_ip": ORIGIN_ADDRESS,
+        "loopback_name": LOOPBACK_NAME,
+    }
     before = refusals(open_proxy)
-    answer = get(open_proxy, filled) if method == "GET" else tunnel(open_proxy, filled)
-    assert answer.status == status, answer.body
-    assert b"leeway_" not in answer.body
+    outcome = attempt(open_proxy, http_origin.port, requests_at(http_origin), row, **fill)
+    check(outcome, row)
+    assert b"leeway_" not in (outcome.data or b"")  # no metrics in the answer
     assert database.received == []
     after = refusals(open_proxy)
     grown = {

@@ -13,7 +13,7 @@ from sqlalchemy import event
 from proxy.store.acks import record_acknowledgement
 from proxy.store.db import session_factory
 from proxy.store.notify import MAX_USERS, notify_addresses, notify_changed
-from tests.store.listening import ON_POSTGRES, ON_SQLITE, Listening
+from tests.proxy.store.listening import ON_POSTGRES, ON_SQLITE, Listening
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
