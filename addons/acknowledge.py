@@ -7,7 +7,7 @@ page the person asked for on that same host, never anywhere else.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from mitmproxy import http
@@ -55,9 +55,14 @@ class Acknowledge:
         elif not _small(flow.request):  # refused before the body comes: never streamed on
             answer_plain(flow, 403, "This is not a Continue form: it is far too large.", "-")
 
-    async def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        # Synchronous for every request but a Continue: with no coroutine among its parts,
+        # the chain's `request` hook is a plain call, not a coroutine per request.
         if flow.response or flow.error or not is_continue(flow):
-            return
+            return None
+        return self._continue(flow)
+
+    async def _continue(self, flow: http.HTTPFlow) -> None:
         who = who_of(flow)
         form = flow.request.urlencoded_form if len(flow.request.content or b"") <= MAX_FORM else {}
         now = self.now()

@@ -10,6 +10,7 @@ and raw TCP never make a request, so only the last two guard them.
 from __future__ import annotations
 
 import asyncio
+import enum
 import ipaddress
 import logging
 import math
@@ -29,6 +30,13 @@ logger = logging.getLogger("leeway.destinations")
 
 type Resolve = Callable[[str, int], Awaitable[tuple[Address, ...]]]
 type Abort = Callable[[server_hooks.ServerConnectionHookData], bool]
+
+
+class Unknown(enum.Enum):
+    UNKNOWN = "unknown"
+
+
+UNKNOWN = Unknown.UNKNOWN  # no verdict remembered
 
 CACHE_SECONDS = 10.0
 CACHE_MAX = 4096
@@ -98,18 +106,29 @@ class Destinations:
         if why is not None:
             self._answer(flow, why)
 
-    async def requestheaders(self, flow: http.HTTPFlow) -> None:
+    def requestheaders(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        # Synchronous unless a name must be resolved: most requests go to a host allowed
+        # a moment ago, and a coroutine per request is a cost the chain would await.
         if flow.response or flow.error or not flow.live:
-            return
+            return None
         request = flow.request
-        if request.pretty_host == self._onboarding:
-            return
+        host, port = request.host, request.port
         # Inside a tunnel the port was checked at CONNECT; plain HTTP names its own.
-        why = (
-            self.leeway.destinations.plain_http(request.port) if request.scheme == "http" else None
-        )
+        why = self.leeway.destinations.plain_http(port) if request.scheme == "http" else None
         if why is None:
-            why = await self.check(request.host, request.port, cached=True)
+            known = self._cached(host, port)
+            if known is UNKNOWN:
+                if request.pretty_host == self._onboarding:
+                    return None
+                return self._resolve_and_answer(flow, host, port)
+            why = known
+        # The onboarding app is answered by the proxy: its name's verdict is moot.
+        if why is not None and request.pretty_host != self._onboarding:
+            self._answer(flow, why)
+        return None
+
+    async def _resolve_and_answer(self, flow: http.HTTPFlow, host: str, port: int) -> None:
+        why = await self.check(host, port, cached=False)
         if why is not None:
             self._answer(flow, why)
 
@@ -136,21 +155,28 @@ class Destinations:
     async def check(self, host: str, port: int, *, cached: bool) -> Refusal | None:
         """Why `host`:`port` is refused (the literal address, or any address the name
         resolves to), or None. Verdicts are remembered a while: traffic repeats its hosts."""
-        now = time.monotonic()
-        if cached and (hit := self._seen.get((host, port))) is not None and hit[0] > now:
-            return hit[1]
+        if cached and (known := self._cached(host, port)) is not UNKNOWN:
+            return known
         address = literal_address(host)
         addresses: tuple[Address, ...]
         if address is not None:
             expires, addresses = math.inf, (address,)
         else:
-            expires, addresses = now + CACHE_SECONDS, await self._resolve(host, port)
+            expires = time.monotonic() + CACHE_SECONDS
+            addresses = await self._resolve(host, port)
         rules = self.leeway.destinations
         why = next(filter(None, (rules.address(a, port) for a in addresses)), None)
         if len(self._seen) >= CACHE_MAX:
             self._seen.clear()  # bounded: junk names cannot grow it
         self._seen[(host, port)] = (expires, why)
         return why
+
+    def _cached(self, host: str, port: int) -> Refusal | Unknown | None:
+        """The remembered verdict on `host`:`port`, or UNKNOWN (never seen, or expired)."""
+        hit = self._seen.get((host, port))
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return UNKNOWN
 
     def _answer(self, flow: http.HTTPFlow, why: Refusal) -> None:
         reference = reference_id()

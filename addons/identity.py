@@ -6,6 +6,7 @@ from every request, so no site ever sees them.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import weakref
@@ -25,10 +26,16 @@ def strip_fields(headers: http.Headers, names: tuple[str, ...]) -> None:
     """Remove every field called one of `names`. Looks at the raw fields first: most
     requests carry none of them, and a miss through the case-insensitive mapping costs
     a scan of the fields and a KeyError per name."""
-    wanted = {name.encode("utf-8", "surrogateescape").lower() for name in names}
+    wanted = _field_names(names)
     if any(field.lower() in wanted for field, _ in headers.fields):
         for name in names:
             headers.pop(name, None)
+
+
+@functools.cache
+def _field_names(names: tuple[str, ...]) -> frozenset[bytes]:
+    # The same one or two names on every request: encoded once.
+    return frozenset(name.encode("utf-8", "surrogateescape").lower() for name in names)
 
 
 class Identity:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -53,6 +53,16 @@ class Refused(layer.Layer):
         if self.context.server.connected:  # `connection_strategy=eager` connected at CONNECT
             yield commands.CloseConnection(self.context.server)
         yield commands.CloseConnection(self.context.client)
+
+
+def upgrade_of(headers: http.Headers) -> str | None:
+    """The Upgrade header (its fields folded, as `headers.get` folds them), or None, from
+    the raw fields: nearly every request has none, and a miss through the
+    case-insensitive mapping costs a decoding of every field."""
+    values = [value for name, value in headers.fields if name.lower() == b"upgrade"]
+    if not values:
+        return None
+    return b", ".join(values).decode("utf-8", "surrogateescape")
 
 
 def category_of(leeway: Leeway, name: str) -> tuple[bool, str | None]:
@@ -122,7 +132,7 @@ class Tunnel:
         # After Enforce: a request it let through may still ask to leave HTTP.
         if flow.response or flow.error:
             return
-        upgrade = flow.request.headers.get("upgrade")
+        upgrade = upgrade_of(flow.request.headers)
         if upgrade is None or upgrade.strip().lower() == "websocket":
             return
         names = (flow.request.pretty_host, flow.client_conn.sni)
@@ -139,11 +149,17 @@ class Tunnel:
             upgrade[:40],
         )
 
-    async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+    def server_connect(self, data: server_hooks.ServerConnectionHookData) -> Awaitable[None] | None:
+        # Synchronous for the connections of tunnels not blocked: nearly all of them.
         address = data.server.address
         blocked = self._blocked_tunnel(data.client, address)
         if blocked is None or address is None or data.server.error:
-            return
+            return None
+        return self._decide_again(data, blocked, address)
+
+    async def _decide_again(
+        self, data: server_hooks.ServerConnectionHookData, blocked: Blocked, address: Address
+    ) -> None:
         # Decided again: training or a grant recorded since the CONNECT opens a tunnel
         # the browser keeps alive, as it opens the requests that Enforce decides inside it.
         if not await self._blocked_both_ways(blocked.who, address[0]):

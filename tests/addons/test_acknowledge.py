@@ -274,3 +274,8 @@ def test_a_refused_continue_is_not_passed_on() -> None:
     flow = acknowledge(leeway, continue_flow({"token": token("someone-else")}))
     assert status(flow) == 403
     assert siblings.told == []
+
+
+def test_a_request_that_is_no_continue_is_passed_without_a_coroutine() -> None:
+    # With no coroutine among its parts' `request` hooks, the chain's is a plain call.
+    assert Acknowledge(make_leeway()).request(request_flow(HOST)) is None

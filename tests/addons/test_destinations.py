@@ -56,8 +56,9 @@ class Setup:
         return True
 
 
-def run[T](hook: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(hook)
+def run[T](hook: Coroutine[Any, Any, T] | None) -> T | None:
+    """What a hook's coroutine returns; None from a hook that decided at once."""
+    return None if hook is None else asyncio.run(hook)
 
 
 def status(flow: http.HTTPFlow) -> int | None:
@@ -273,3 +274,15 @@ def test_the_onboarding_app_is_answered_whatever_its_name_resolves_to() -> None:
         elsewhere = request_flow("mitm.it")
         run(addon.requestheaders(elsewhere))
     assert (status(onboarding), status(elsewhere)) == (None, 403)
+
+
+def test_a_request_to_a_name_allowed_a_moment_ago_is_decided_without_a_coroutine() -> None:
+    setup = Setup()
+    run(setup.addon.requestheaders(request_flow("www.example.org")))
+    # The verdict cache answers at once: no coroutine for the chain to await.
+    assert setup.addon.requestheaders(request_flow("www.example.org")) is None
+    refused = request_flow("127.0.0.1")
+    run(setup.addon.requestheaders(refused))
+    again = request_flow("127.0.0.1")
+    assert setup.addon.requestheaders(again) is None
+    assert (status(again), setup.zone.lookups) == (403, 1)

@@ -167,7 +167,9 @@ def server_connect(
     """What the hook leaves in the server connection's error (None: it may connect)."""
     server = connection.Server(address=address)
     data = server_hooks.ServerConnectionHookData(server=server, client=client)
-    asyncio.run(tunnel.server_connect(data))
+    pending = tunnel.server_connect(data)
+    if pending is not None:  # a blocked tunnel's connection is decided again
+        asyncio.run(pending)
     return server.error
 
 
@@ -291,3 +293,21 @@ def test_an_answered_request_is_left_alone() -> None:
     tunnel.requestheaders(flow)
     assert flow.response.status_code == 407
     assert refusals.seen == []
+
+
+def test_upgrade_fields_are_read_together() -> None:
+    tunnel, refusals = make_tunnel()
+    flow = request_flow("www.facebook.com", sni="www.facebook.com")
+    flow.request.headers.add("Upgrade", "websocket")
+    flow.request.headers.add("upgrade", "h2c")
+    tunnel.requestheaders(flow)
+    assert flow.response is not None and flow.response.status_code == 403
+    assert refusals.seen == [("social", "upgrade")]
+
+
+def test_a_connection_of_a_tunnel_not_blocked_is_decided_without_a_coroutine() -> None:
+    tunnel, _ = make_tunnel()
+    flow = connect_as(tunnel, "www.facebook.com", "tess")
+    server = connection.Server(address=("www.facebook.com", 443))
+    data = server_hooks.ServerConnectionHookData(server=server, client=flow.client_conn)
+    assert tunnel.server_connect(data) is None
