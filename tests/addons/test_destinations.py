@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -56,9 +56,15 @@ class Setup:
         return True
 
 
-def run[T](hook: Coroutine[Any, Any, T] | None) -> T | None:
-    """What a hook's coroutine returns; None from a hook that decided at once."""
-    return None if hook is None else asyncio.run(hook)
+def run[T](hook: Awaitable[T] | None) -> T | None:
+    """What a hook's awaitable gives; None from a hook that decided at once."""
+    if hook is None:
+        return None
+
+    async def wait() -> T:
+        return await hook
+
+    return asyncio.run(wait())
 
 
 def status(flow: http.HTTPFlow) -> int | None:
@@ -244,7 +250,7 @@ def test_a_real_proxy_aborts_a_connection_to_a_refused_peer_before_sending() -> 
         assert setup.refused == [Refusal.LOOPBACK]
         return listener.received, answer
 
-    received, answer = run(scenario())
+    received, answer = asyncio.run(scenario())
     assert received in ([], [b""])  # connected, perhaps, but not a byte sent
     assert answer.startswith(b"HTTP/1.1 502")
 

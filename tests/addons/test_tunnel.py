@@ -169,7 +169,11 @@ def server_connect(
     data = server_hooks.ServerConnectionHookData(server=server, client=client)
     pending = tunnel.server_connect(data)
     if pending is not None:  # a blocked tunnel's connection is decided again
-        asyncio.run(pending)
+
+        async def wait() -> None:
+            await pending
+
+        asyncio.run(wait())
     return server.error
 
 
