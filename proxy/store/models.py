@@ -46,6 +46,10 @@ class User(Base):
     created_at: Mapped[datetime]
     # Stored lower-case: the learning record store names people by their mailbox.
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    # Set when `leeway users sync` found this person in the directory: the sync manages them.
+    directory_dn: Mapped[str | None] = mapped_column(String(1000))
+    # Set when a managed person is no longer in the directory: decided as an unknown user.
+    deactivated_at: Mapped[datetime | None]
 
 
 class TrainingCompletion(Base):
@@ -104,6 +108,39 @@ class RoleGrant(Base):
     granted_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class AccessRequest(Base):
+    """A person's request for a role, made from a block page or their access page.
+
+    `state` is pending, approved or denied; approving makes the role grant `grant_id`.
+    """
+
+    __tablename__ = "access_requests"
+    __table_args__ = (
+        Index("ix_access_requests_user_id_state", "user_id", "state"),
+        Index(
+            "uq_access_requests_pending",
+            "user_id",
+            "category",
+            "role",
+            unique=True,
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(100))
+    justification: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(10))
+    requested_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decision_reason: Mapped[str | None] = mapped_column(String(1000))
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("role_grants.id", ondelete="SET NULL"))
 
 
 class Acknowledgement(Base):
