@@ -137,8 +137,7 @@ EMAILS = "username,display_name,department,email\nana,,,ana@example.org\nbo,,,bo
 
 def emails(engine: Engine) -> dict[str, str | None]:
     with Session(engine) as session:
-        rows = session.execute(select(User.username, User.email))
-        return {name: email for name, email in rows}
+        return dict(session.execute(select(User.username, User.email)).all())
 
 
 def test_an_empty_email_cell_clears_the_address_and_no_email_column_keeps_it(
