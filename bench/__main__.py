@@ -11,6 +11,7 @@ BENCHMARKS = [
     "bench.imports",
     "bench.proxy",
     "bench.workers",
+    "bench.lrs_sync",
     "bench.soak",
 ]
 

@@ -58,6 +58,7 @@ class Ralph:
 
     directory: Path
     port: int = field(default_factory=free_port)
+    page_size: int = PAGE_SIZE  # the most statements Ralph answers in one page
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -70,7 +71,7 @@ class Ralph:
             "RALPH_APP_DIR": str(self.directory / "app"),
             "RALPH_AUTH_FILE": str(self.directory / "auth.json"),
             "RALPH_RUNSERVER_BACKEND": "fs",
-            "RALPH_RUNSERVER_MAX_SEARCH_HITS_COUNT": str(PAGE_SIZE),
+            "RALPH_RUNSERVER_MAX_SEARCH_HITS_COUNT": str(self.page_size),
             "PYTHONPATH": str(SHIM),
         }
 
@@ -113,17 +114,17 @@ class Ralph:
             self.process.wait(timeout=30)
         self.process = None
 
-    def post(self, statements: list[dict[str, Any]]) -> None:
-        """Send statements as an LMS would, in batches."""
+    def post(self, statements: list[dict[str, Any]], batch: int = 500) -> None:
+        """Send statements as an LMS would, in batches (xAPI takes a JSON array)."""
         with httpx.Client(
             auth=(USER, PASSWORD),
             headers={"X-Experience-API-Version": "1.0.3"},
             trust_env=False,
-            timeout=60,
+            timeout=600,  # Ralph's file backend reads every statement on each POST
         ) as client:
-            for start in range(0, len(statements), 500):
+            for start in range(0, len(statements), batch):
                 response = client.post(
-                    f"{self.url}/statements/", json=statements[start : start + 500]
+                    f"{self.url}/statements/", json=statements[start : start + batch]
                 )
                 response.raise_for_status()
 

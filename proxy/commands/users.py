@@ -25,7 +25,14 @@ from proxy.csvimport.rows import (
     read_rows,
 )
 from proxy.store.notify import notify_changed
-from proxy.store.people import Person, email_holder, people, save_user, upsert_users
+from proxy.store.people import (
+    Person,
+    email_holder,
+    people,
+    release_emails,
+    save_user,
+    upsert_users,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -59,11 +66,27 @@ def run_import(args: argparse.Namespace, context: Context) -> int:
     path: Path = args.file
     label = path.name
     tally = Tally(updated=0)
+    rows, errors = _read(path, label, tally)
+    with context.transaction() as session:
+        existing = people(session)
+        rows, taken = _emails_taken(rows, existing)
+        errors = sorted([*errors, *taken], key=lambda error: error.line)
+        refuse_bad_rows(context, label, errors, tally, skip_invalid=args.skip_invalid)
+        changed = _changes(rows, existing, tally)
+        release_emails(session, _addresses_moving(changed, existing))
+        upsert_users(session, changed, now())
+        notify_changed(session, [person.username for person in changed])
+    context.say(tally.describe(label))
+    return 0
+
+
+def _read(path: Path, label: str, tally: Tally) -> tuple[list[UserRow], list[RowError]]:
+    """The good rows and the bad ones; a username or email repeated in the file is bad."""
     rows: list[UserRow] = []
     errors: list[RowError] = []
+    first_line: dict[str, int] = {}
+    first_email: dict[str, int] = {}
     with open_csv(path, label) as (lines, size):
-        first_line: dict[str, int] = {}
-        first_email: dict[str, int] = {}
         rows_in = read_rows(track_lines(lines, size, label), label, USER_COLUMNS, USER_OPTIONAL)
         for item in rows_in:
             tally.read += 1
@@ -83,27 +106,44 @@ def run_import(args: argparse.Namespace, context: Context) -> int:
             if row.email:
                 first_email[row.email] = row.line
             rows.append(row)
-    refuse_bad_rows(context, label, errors, tally, skip_invalid=args.skip_invalid)
-    with context.transaction() as session:
-        changed = _changes(rows, people(session), tally)
-        upsert_users(session, changed, now())
-        notify_changed(session, [person.username for person in changed])
-    context.say(tally.describe(label))
-    return 0
+    return rows, errors
+
+
+def _emails_taken(
+    rows: list[UserRow], existing: dict[str, Person]
+) -> tuple[list[UserRow], list[RowError]]:
+    """The rows to import, and those whose email another user keeps after the import.
+
+    A user the file leaves out (or refuses) keeps their address; one it names gets the
+    file's, so addresses can move and swap between users named in the same file.
+    """
+    kept, taken = rows, []
+    while any(row.email for row in kept):
+        named = {row.username for row in kept}
+        holders = {
+            p.email: p.username for p in existing.values() if p.email and p.username not in named
+        }
+        refused = {row.line: holders[row.email] for row in kept if row.email in holders}
+        if not refused:
+            break
+        taken += [
+            RowError(line, f"email {row.email!r} is already user {refused[line]!r}'s")
+            for row in kept
+            if (line := row.line) in refused
+        ]
+        kept = [row for row in kept if row.line not in refused]
+    return kept, taken
 
 
 def _changes(rows: list[UserRow], existing: dict[str, Person], tally: Tally) -> list[Person]:
     """The rows that add or change a user, counted into `tally`."""
     changed: list[Person] = []
-    holders = {p.email: p.username for p in existing.values() if p.email}
     for row in rows:
         before = existing.get(row.username)
-        # Without an email column, a user keeps the address they have.
-        email = row.email if row.email is not None else (before.email if before else None)
+        # Without an email column, a user keeps the address they have; an empty cell clears it.
+        kept = before.email if before else None
+        email = kept if row.email is None else row.email or None
         person = Person(row.username, row.display_name, row.department, email)
-        holder = holders.get(email) if email else None
-        if holder is not None and holder != row.username:
-            raise CommandError(f"line {row.line}: email {email!r} is already user {holder!r}'s")
         if before == person:
             tally.present += 1
             continue
@@ -113,6 +153,15 @@ def _changes(rows: list[UserRow], existing: dict[str, Person], tally: Tally) -> 
             tally.updated = (tally.updated or 0) + 1
         changed.append(person)
     return changed
+
+
+def _addresses_moving(changed: list[Person], existing: dict[str, Person]) -> list[str]:
+    """The users whose stored address the import changes or clears."""
+    return [
+        person.username
+        for person in changed
+        if (before := existing.get(person.username)) and before.email not in (None, person.email)
+    ]
 
 
 def run_add(args: argparse.Namespace, context: Context) -> int:

@@ -37,7 +37,7 @@ class UserRow(NamedTuple):
     username: str
     display_name: str | None
     department: str | None
-    email: str | None = None  # lower-case
+    email: str | None = None  # lower-case; "" clears it; None: the file has no email column
 
 
 class CompletionRow(NamedTuple):
@@ -100,7 +100,7 @@ def check_email(email: str) -> str | None:
 
 def parse_user(line: int, values: list[str]) -> UserRow | RowError:
     username, display_name, department, *rest = values
-    email = rest[0].lower() if rest else ""
+    email = rest[0].lower() if rest else None
     problems = [p for p in (check_username(username), _display_name_problem(display_name)) if p]
     if department and (problem := check_department(department)):
         problems.append(problem)
@@ -108,7 +108,7 @@ def parse_user(line: int, values: list[str]) -> UserRow | RowError:
         problems.append(problem)
     if problems:
         return RowError(line, "; ".join(problems))
-    return UserRow(line, username, display_name or None, department or None, email or None)
+    return UserRow(line, username, display_name or None, department or None, email)
 
 
 def _display_name_problem(display_name: str) -> str | None:

@@ -9,7 +9,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from proxy.store.models import ClientAddress, User
@@ -74,6 +74,17 @@ def upsert_users(session: Session, rows: Sequence[Person], now: datetime) -> Non
             for p in chunk
         ]
         session.execute(_upsert(session), params)
+
+
+def release_emails(session: Session, usernames: Sequence[str]) -> None:
+    """Clear these users' e-mail addresses, so that an import can move addresses between users.
+
+    The address is unique, checked row by row: without this, two users who swap addresses
+    would collide half-way through the upsert.
+    """
+    for start in range(0, len(usernames), CHUNK):
+        chunk = usernames[start : start + CHUNK]
+        session.execute(update(User).where(User.username.in_(chunk)).values(email=None))
 
 
 def _upsert(session: Session) -> sqlite.Insert | postgresql.Insert:

@@ -130,3 +130,69 @@ def test_a_file_that_is_not_utf8_is_refused_at_its_line(leeway: Leeway, engine: 
         " (save the file as UTF-8)\n"
     )
     assert count(engine, User) == 0
+
+
+EMAILS = "username,display_name,department,email\nana,,,ana@example.org\nbo,,,bo@example.org\n"
+
+
+def emails(engine: Engine) -> dict[str, str | None]:
+    with Session(engine) as session:
+        return dict(session.execute(select(User.username, User.email)).all())
+
+
+def test_an_empty_email_cell_clears_the_address_and_no_email_column_keeps_it(
+    leeway: Leeway, engine: Engine
+) -> None:
+    leeway.ok("users", "import", leeway.csv("people.csv", EMAILS))
+    leeway.ok("users", "import", leeway.csv("three.csv", USERS.replace("alice", "ana")))
+    assert emails(engine)["ana"] == "ana@example.org"
+    cleared = "username,display_name,department,email\nana,,,\n"
+    out = leeway.ok("users", "import", leeway.csv("cleared.csv", cleared))
+    assert "1 updated" in out
+    assert emails(engine) == {"ana": None, "bo": "bo@example.org", "bob": None, "carol": None}
+
+
+def test_an_email_another_user_keeps_is_a_bad_row_on_its_line(
+    leeway: Leeway, engine: Engine
+) -> None:
+    leeway.ok("users", "import", leeway.csv("people.csv", EMAILS))
+    leeway.ok("users", "add", "cy", "--email", "cy@example.org")
+    # Line 2 takes bo's address; line 3 asks for cy's, so ana keeps hers, which line 4 wants.
+    text = (
+        "username,display_name,department,email\n"
+        "dee,,,BO@example.org\nana,,,cy@example.org\neve,,,ana@example.org\nfay,,,fay@example.org\n"
+    )
+    path = leeway.csv("taken.csv", text)
+    result = leeway("users", "import", path)
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        "taken.csv: line 2: email 'bo@example.org' is already user 'bo''s",
+        "taken.csv: line 3: email 'cy@example.org' is already user 'cy''s",
+        "taken.csv: line 4: email 'ana@example.org' is already user 'ana''s",
+        "taken.csv: 3 bad rows of 4: nothing imported"
+        " (fix them, or import the good rows with --skip-invalid)",
+    ]
+    before = {"ana": "ana@example.org", "bo": "bo@example.org", "cy": "cy@example.org"}
+    assert emails(engine) == before
+    out = leeway.ok("users", "import", path, "--skip-invalid")
+    assert "4 rows read, 1 imported, 0 updated, 0 already present, 3 skipped" in out
+    assert emails(engine) == {**before, "fay": "fay@example.org"}
+
+
+def test_addresses_can_move_and_swap_between_users_of_one_file(
+    leeway: Leeway, engine: Engine
+) -> None:
+    leeway.ok("users", "import", leeway.csv("people.csv", EMAILS))
+    leeway.ok("users", "add", "cy", "--email", "cy@example.org")
+    text = (
+        "username,display_name,department,email\n"
+        "ana,,,bo@example.org\nbo,,,ana@example.org\ncy,,,\ndee,,,cy@example.org\n"
+    )
+    out = leeway.ok("users", "import", leeway.csv("moved.csv", text))
+    assert "4 rows read, 1 imported, 3 updated" in out
+    assert emails(engine) == {
+        "ana": "bo@example.org",
+        "bo": "ana@example.org",
+        "cy": None,
+        "dee": "cy@example.org",
+    }

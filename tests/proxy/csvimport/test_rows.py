@@ -191,6 +191,15 @@ def test_user_rows_turn_empty_fields_into_none() -> None:
     assert parse_user(6, ["bob", "Bob B", "HR"]) == UserRow(6, "bob", "Bob B", "HR")
 
 
+def test_a_user_rows_email_says_whether_the_file_has_the_column() -> None:
+    # Absent: leave the stored address alone; present but empty: clear it.
+    assert parse_user(2, ["ana", "", ""]).email is None  # type: ignore[union-attr]
+    assert parse_user(3, ["ana", "", "", ""]) == UserRow(3, "ana", None, None, "")
+    assert parse_user(4, ["ana", "", "", "Ana@Example.org"]) == UserRow(
+        4, "ana", None, None, "ana@example.org"
+    )
+
+
 def test_a_bad_user_row_gives_every_reason() -> None:
     error = parse_user(7, ["", "x" * 256, "R&D;"])
     assert isinstance(error, RowError)
