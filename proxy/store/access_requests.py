@@ -147,13 +147,20 @@ def get_request(session: Session, request_id: int) -> RequestView:
     return _view(*row)
 
 
+def pending_request(session: Session, request_id: int) -> RequestView:
+    """The request `request_id` if it is pending; `UnknownRequest` or `NotPending` if not."""
+    found = get_request(session, request_id)
+    if found.state is not State.PENDING:
+        by, at = found.decided_by or "?", f"{found.decided_at:%Y-%m-%d %H:%M} UTC"
+        raise NotPending(f"access request #{request_id} is already {found.state} by {by} at {at}")
+    return found
+
+
 def count_by_state(session: Session) -> dict[State, int]:
     """How many requests are in each state (every state, 0 when none)."""
-    rows = session.execute(
-        select(AccessRequest.state, func.count()).group_by(AccessRequest.state)
-    ).all()
+    query = select(AccessRequest.state, func.count()).group_by(AccessRequest.state)
     counts = dict.fromkeys(State, 0)
-    counts.update({State(state): int(n) for state, n in rows if state in State})
+    counts.update({State(state): int(n) for state, n in session.execute(query)})
     return counts
 
 
@@ -171,7 +178,7 @@ def approve(
     The grant's reason names the request (`access request #12: <reason>`). `NotPending` if
     the request was decided already, also by another operator at the same moment.
     """
-    request = get_request(session, request_id)
+    request = pending_request(session, request_id)
     said = None if reason is None else clean_text(reason, "reason", MAX_REASON)
     if until is not None and until <= now:
         raise RequestError(f"the grant must end after now ({now.isoformat()}), not {until}")
@@ -199,7 +206,7 @@ def deny(
     session: Session, request_id: int, *, operator: str, reason: str, now: datetime
 ) -> RequestView:
     """Refuse the request with `reason` (required: the person sees it on their access page)."""
-    request = get_request(session, request_id)
+    request = pending_request(session, request_id)
     said = clean_text(reason, "reason", MAX_REASON)
     decided = {"decided_at": now, "decided_by": operator, "decision_reason": said}
     _decide(session, request_id, {"state": State.DENIED.value, **decided})
@@ -219,11 +226,9 @@ def _decide(session: Session, request_id: int, values: dict[str, object]) -> int
         .values(values)
         .returning(AccessRequest.user_id)
     ).scalar()
-    if done is None:
-        current = get_request(session, request_id)
-        by = f" by {current.decided_by}" if current.decided_by else ""
-        at = f" at {current.decided_at:%Y-%m-%d %H:%M} UTC" if current.decided_at else ""
-        raise NotPending(f"access request #{request_id} is already {current.state}{by}{at}")
+    if done is None:  # decided meanwhile, by another operator: say by whom
+        pending_request(session, request_id)
+        raise NotPending(f"access request #{request_id} is no longer pending")
     return done
 
 
