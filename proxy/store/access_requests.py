@@ -1,9 +1,9 @@
 """Staff's requests for a role: asked from a page, approved (a role grant) or denied by an operator.
 
-One pending request per person, category and role, also between two proxies: the table's
-partial unique index decides, and asking again returns the pending one. The caller commits;
-approve and deny notify running proxies at commit, as `grants add` does. Whether the role may
-be asked for on the category is the policy's to say (`policy.requestable`): check it first.
+One pending request per person, category and role, also between two proxies (the partial
+unique index decides; asking again returns the pending one). The caller commits; approve and
+deny notify running proxies at commit, as `grants add` does. Check first that the role may be
+asked for on the category: `policy.requestable`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from proxy.store.models import AccessRequest, RoleGrant, User
@@ -95,7 +95,7 @@ def ask(
     session: Session, *, username: str, category: str, role: str, justification: str, now: datetime
 ) -> Asked:
     """A pending request of `username` for `role` on `category`: a new one, or the one pending."""
-    text = clean_text(justification, "justification", MAX_JUSTIFICATION)
+    said = clean_text(justification, "justification", MAX_JUSTIFICATION)
     person = session.scalar(
         select(User.id).where(User.username == username, User.deactivated_at.is_(None))
     )
@@ -103,14 +103,15 @@ def ask(
         raise UnknownPerson(f"user {username!r} is not known to Leeway (or no longer active)")
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # ON CONFLICT on the partial unique index: a concurrent ask waits for the other's commit
-    # and then inserts nothing, where a plain INSERT would fail the caller's transaction.
+    # and then inserts nothing, where a plain INSERT would fail the caller's transaction. The
+    # index's WHERE is a literal: as a parameter, a prepared statement would match no index.
     statement = (
         insert(AccessRequest)
-        .values(user_id=person, category=category, role=role, justification=text)
+        .values(user_id=person, category=category, role=role, justification=said)
         .values(state=State.PENDING.value, requested_at=now)
         .on_conflict_do_nothing(
             index_elements=[AccessRequest.user_id, AccessRequest.category, AccessRequest.role],
-            index_where=AccessRequest.state == State.PENDING.value,
+            index_where=text("state = 'pending'"),
         )
         .returning(AccessRequest.id)
     )
@@ -184,15 +185,9 @@ def approve(
         raise RequestError(f"the grant must end after now ({now.isoformat()}), not {until}")
     decided = {"decided_at": now, "decided_by": operator, "decision_reason": said}
     person = _decide(session, request_id, {"state": State.APPROVED.value, **decided})
-    grant = RoleGrant(
-        user_id=person,
-        role=request.role,
-        starts_at=now,
-        ends_at=until,
-        reason=f"access request #{request_id}" + (f": {said}" if said else ""),
-        granted_by=operator,
-        granted_at=now,
-    )
+    because = f"access request #{request_id}" + (f": {said}" if said else "")
+    grant = RoleGrant(user_id=person, role=request.role, starts_at=now, ends_at=until)
+    grant.reason, grant.granted_by, grant.granted_at = because, operator, now
     session.add(grant)
     session.flush()
     session.execute(
