@@ -111,8 +111,9 @@ def run_deny(args: argparse.Namespace, context: Context) -> int:
             )
         )
     context.say(
-        f"denied access request #{done.id} of {printable(done.username)} for role {done.role}"
-        f" on {done.category}: {printable(done.decision_reason or '')}"
+        f"denied access request #{done.id} of {printable(done.username)} for role"
+        f" {printable(done.role)} on {printable(done.category)}:"
+        f" {printable(done.decision_reason or '')}"
     )
     return 0
 

@@ -230,3 +230,13 @@ def test_deny_needs_a_reason_on_the_command_line(staff: Leeway, engine: Engine) 
     result = staff("requests", "deny", str(request))
     assert result.code == 2
     assert "--reason" in result.err
+
+
+def test_deny_prints_every_stored_field_escaped(staff: Leeway, engine: Engine) -> None:
+    # The store keeps what a page sent; only approving checks the role against the policy.
+    request = asked(engine, "alice", "j", role="r\x1b[2Kole")
+    out = staff.ok("requests", "deny", str(request), "--reason", "no\nway", "--operator", "s")
+    assert (
+        out
+        == f"denied access request #{request} of alice for role r\\x1b[2Kole on social: no\\nway\n"
+    )
