@@ -2,7 +2,8 @@
 
 `leeway requests` runs as a process of its own, as an operator runs it. On PostgreSQL the
 proxy caches entitlements for a minute, so access within 2 seconds is the database's
-notification at work; on SQLite (no notifications) it is the cache time limit.
+notification at work; on SQLite (no notifications) it is the cache time limit. The
+proxy's /metrics then counts the request as approved, with no person in the labels.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.store.access_requests import ask
 from proxy.store.db import make_engine, session_factory
@@ -105,6 +108,18 @@ def asked_from_a_page(db_url: str, username: str) -> None:
         engine.dispose()
 
 
+def request_gauges(proxy: LeewayProcess) -> dict[str, float]:
+    """leeway_access_requests by state, from the proxy's /metrics; every label set seen."""
+    text = httpx.get(f"http://127.0.0.1:{proxy.metrics_port}/metrics", timeout=5).text
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "leeway_access_requests":
+            for sample in family.samples:
+                assert list(sample.labels) == ["state"], "no person in the labels"
+                found[sample.labels["state"]] = sample.value
+    return found
+
+
 def test_an_approved_request_opens_posting_within_seconds(
     served: Served, https_origin: Origin, origin_certs: OriginCerts
 ) -> None:
@@ -130,6 +145,8 @@ def test_an_approved_request_opens_posting_within_seconds(
     print(f"{served.backend}: the approval reached the proxy in {took * 1000:.0f} ms")
     assert took < WITHIN[served.backend]
     assert [seen.method for seen in https_origin.seen] == ["POST"]
+    # The proxy's first scrape: the store's counts now, by state only.
+    assert request_gauges(served.proxy) == {"pending": 0.0, "approved": 1.0, "denied": 0.0}
     again = requests_command(served.db_url, "approve", str(pending["id"]))
     assert again.returncode == 1
     assert f"access request #{pending['id']} is already approved by hr-e2e" in again.stderr
