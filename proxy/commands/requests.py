@@ -28,12 +28,17 @@ if TYPE_CHECKING:
 
 COLUMNS = ("id", "state", "requested", "user", "category", "role", "decided", "justification")
 STATES = [state.value for state in State]
+JSON_KEYS = """JSON: {state (the --state asked for, or null), requests: [{id, username, category,
+role, justification, state, requested_at, decided_at, decided_by, decision_reason,
+grant_id}]}; times ISO 8601 UTC, null while pending."""
 
 
 def register(groups: Subparsers) -> None:
     group = groups.add_parser("requests", help="staff's requests for a role: list, approve, deny")
     commands = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    list_ = commands.add_parser("list", parents=[options(store=True)], help="list the requests")
+    list_ = commands.add_parser(
+        "list", parents=[options(store=True)], help="list the requests", epilog=JSON_KEYS
+    )
     list_.add_argument("--state", choices=STATES, help="only the requests in this state")
     list_.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     list_.set_defaults(handler=run_list)

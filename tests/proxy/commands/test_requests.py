@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from proxy.commands.requests import COLUMNS
+from proxy.commands.requests import COLUMNS, JSON_KEYS
 from proxy.store.access_requests import State, ask, get_request
 from proxy.store.db import session_factory
 from proxy.store.models import RoleGrant
@@ -240,3 +240,10 @@ def test_deny_prints_every_stored_field_escaped(staff: Leeway, engine: Engine) -
         out
         == f"denied access request #{request} of alice for role r\\x1b[2Kole on social: no\\nway\n"
     )
+
+
+def test_the_json_keys_are_documented(staff: Leeway, engine: Engine) -> None:
+    asked(engine, "alice", "press office")
+    document = json.loads(staff.ok("requests", "list", "--json"))
+    keys = ", ".join(document["requests"][0])
+    assert f"requests: [{{{keys}}}]" in " ".join(JSON_KEYS.split())
