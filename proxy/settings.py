@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     warn_without_intercept: Annotated[Literal["block", "allow"], Flag(RUN, "block|allow")] = Field(
         default="block", description="What a warn becomes when TLS is not intercepted."
     )
+    templates: Annotated[Path | None, Flag(RUN, "DIR", "the bundled pages")] = Field(
+        default=None,
+        description="Directory of page templates that replace the bundled ones of the same name.",
+    )
     cache_ttl: Annotated[float, Flag(RUN, "SECONDS")] = Field(
         default=5.0, gt=0, description="Seconds a user's entitlements are cached by the proxy."
     )
