@@ -79,10 +79,16 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def focus_by_tab(page: Page, selector: str) -> None:
-    """Press Tab until the element `selector` has the focus (fails after MAX_TABS)."""
+    """Press Tab until the element `selector` has the focus (fails after MAX_TABS), and
+    check that the focus shows: an outline at least 2 px wide."""
     for _ in range(MAX_TABS):
         page.keyboard.press("Tab")
         if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            outline = page.evaluate(
+                "(() => { const s = getComputedStyle(document.activeElement);"
+                " return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()"
+            )
+            assert outline[0] != "none" and outline[1] >= 2, f"{selector}: outline {outline}"
             return
     focused = page.evaluate("document.activeElement.outerHTML")
     raise AssertionError(f"{MAX_TABS} Tabs did not reach {selector}; focus is on {focused}")
