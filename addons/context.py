@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from addons.anonymous import AnonymousAcknowledgements
+from addons.page_templates import Templates, bundled
+from addons.pages import DEFAULT_PORTAL_URL
 from addons.protocols import (
     AcknowledgementRecorder,
     AddressLookup,
@@ -55,6 +57,9 @@ class Leeway:
     siblings: Siblings = field(default_factory=NoSiblings)
     # Where the proxy never forwards (its own host, loopback, link-local, other ports).
     destinations: DestinationRules = field(default_factory=DestinationRules)
+    # The pages' templates (an operator's over the bundled ones) and the access page's URL.
+    templates: Templates = field(default_factory=bundled)
+    portal_url: str = DEFAULT_PORTAL_URL
 
     def is_own_endpoint(self, host: str, port: int) -> bool:
         if not self.own_endpoints:

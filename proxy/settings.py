@@ -15,7 +15,6 @@ Parsing that fails after validation raises `SettingError.of(name, why)` (flag + 
 
 from __future__ import annotations
 
-import getpass
 import socket
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -24,11 +23,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from policy.destinations import DEFAULT_CONNECT_PORTS, DEFAULT_HTTP_PORTS
 from policy.durations import parse_duration
+from proxy.setting_defaults import default_audit_journal, login_name
 
 if TYPE_CHECKING:
     import argparse
@@ -83,30 +81,6 @@ class SettingError(ValueError):
         return cls(f"{flag_name(name)} ({variable_name(name)}): {why}")
 
 
-def login_name() -> str:
-    """Who runs the command, for `granted_by` and `revoked_by` (`unknown` if the OS can't say)."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        # No LOGNAME/USER and no passwd entry: a container started with a bare uid.
-        return "unknown"
-
-
-def default_audit_journal(db_url: str, confdir: Path) -> Path:
-    """Where audit events wait when no journal is named: `leeway.db` -> `leeway-audit.journal`
-    beside a SQLite file; for PostgreSQL (or SQLite in memory) in this proxy's confdir, which
-    every instance has of its own, private and kept across restarts."""
-    try:
-        url = make_url(db_url)
-    except ArgumentError:  # reported when the store is opened; any place will do meanwhile
-        url = None
-    database = url.database if url is not None and url.get_backend_name() == "sqlite" else None
-    if database and database != ":memory:" and not database.startswith("file:"):
-        store = Path(database)
-        return store.with_name(f"{store.stem}-audit.journal")
-    return confdir / "leeway-audit.journal"
-
-
 class Settings(BaseSettings):
     """Every setting, from the environment unless the command line gives it."""
 
@@ -158,6 +132,10 @@ class Settings(BaseSettings):
     )
     warn_without_intercept: Annotated[Literal["block", "allow"], Flag(RUN, "block|allow")] = Field(
         default="block", description="What a warn becomes when TLS is not intercepted."
+    )
+    templates: Annotated[Path | None, Flag(RUN, "DIR", "the bundled pages")] = Field(
+        default=None,
+        description="Directory of page templates that replace the bundled ones of the same name.",
     )
     cache_ttl: Annotated[float, Flag(RUN, "SECONDS")] = Field(
         default=5.0, gt=0, description="Seconds a user's entitlements are cached by the proxy."
