@@ -1,8 +1,9 @@
-"""Remember successful proxy-authentication checks for a short while.
+"""Remember successful sign-in checks for a short while, by a keyed hash of the credentials.
 
-mitmproxy checks the credentials of every plain-HTTP request on the event loop, and a
-bcrypt check costs milliseconds to a third of a second. Only a keyed hash of the
-credentials is kept, never the password.
+A plain-HTTP client sends its credentials with every request, and a bcrypt check or a
+directory bind costs milliseconds to a third of a second: a login that passed is
+answered from here, with the person's canonical username, until `ttl` runs out. Only an
+HMAC of the credentials (with a key made per process) is kept, never the password.
 """
 
 from __future__ import annotations
@@ -14,40 +15,47 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from mitmproxy.addons.proxyauth import Validator
 
+class PassedLogins:
+    """Credential digests -> the canonical username they signed in as, with an expiry."""
 
-class CachedValidator(Validator):
     def __init__(
         self,
-        inner: Validator,
         *,
         ttl: float = 60.0,
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.inner = inner
         self.ttl = ttl
         self.max_entries = max_entries
         self.clock = clock
         self._salt = secrets.token_bytes(16)
-        self._passed: OrderedDict[bytes, float] = OrderedDict()
+        self._passed: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
 
-    def __call__(self, username: str, password: str) -> bool:
-        key = self._key(username, password)
-        now = self.clock()
-        expires = self._passed.get(key)
-        if expires is not None and now < expires:
-            return True
-        if not self.inner(username, password):
-            self._passed.pop(key, None)
-            return False
-        self._passed[key] = now + self.ttl
+    def __len__(self) -> int:
+        return len(self._passed)
+
+    def key(self, username: str, password: str) -> bytes:
+        """The digest that stands for these credentials in this process."""
+        message = username.encode("utf-8", "surrogatepass") + b"\0"
+        message += password.encode("utf-8", "surrogatepass")
+        return hmac.new(self._salt, message, hashlib.sha256).digest()
+
+    def get(self, key: bytes) -> str | None:
+        """The username these credentials passed as, while that is younger than `ttl`."""
+        entry = self._passed.get(key)
+        if entry is None:
+            return None
+        if self.clock() >= entry[0]:
+            del self._passed[key]
+            return None
+        return entry[1]
+
+    def remember(self, key: bytes, username: str) -> None:
+        self._passed[key] = (self.clock() + self.ttl, username)
         self._passed.move_to_end(key)
         while len(self._passed) > self.max_entries:
             self._passed.popitem(last=False)
-        return True
 
-    def _key(self, username: str, password: str) -> bytes:
-        message = username.encode() + b"\0" + password.encode()
-        return hmac.new(self._salt, message, hashlib.sha256).digest()
+    def forget(self, key: bytes) -> None:
+        self._passed.pop(key, None)

@@ -33,6 +33,8 @@ from proxy.runtime.background import AcknowledgementFlusher, AddressRefresher, P
 from proxy.runtime.changes import ChangeListener
 from proxy.runtime.entitlement_cache import EntitlementCache
 from proxy.runtime.host_addresses import for_this_host
+from proxy.runtime.ldap_login import LoginSpecError
+from proxy.runtime.logins import sign_in
 from proxy.runtime.observability import Observability
 from proxy.runtime.startup import Alone, RunConfig, StartupError, preflight
 from proxy.store.db import StoreUnavailable
@@ -106,6 +108,7 @@ async def serve_loop(
     )
     chain = Chain(
         *first,
+        *_sign_in(config, engine, watch),
         Identity(leeway),
         Destinations(leeway, watch.metrics.destination_refused),
         Gate(leeway),
@@ -177,12 +180,23 @@ def _load_addresses(book: AddressBook, engine: Engine) -> None:
         logger.warning("client address map not loaded: %s", e)
 
 
+def _sign_in(config: RunConfig, engine: Engine, watch: Observability) -> list[object]:
+    """Leeway's own proxy authentication (never on the event loop), if `--proxyauth` asks."""
+    if not config.proxyauth:
+        return []
+    try:
+        return [sign_in(config.proxyauth, config.auth_timeout, engine, watch.registry)]
+    except LoginSpecError as e:
+        raise StartupError(f"--proxyauth refused: {e}") from None
+
+
 def _apply_options(master: DumpMaster, config: RunConfig) -> None:
-    """Production defaults, then the operator's own, refusing unknown or bad options."""
+    """Production defaults, then the operator's own, refusing unknown or bad options.
+    mitmproxy's `proxyauth` checks on the event loop: Leeway's `--proxyauth` replaces it."""
+    if any(option.split("=", 1)[0].strip() == "proxyauth" for option in config.mitm_options):
+        raise StartupError("--set proxyauth is mitmproxy's, which blocks: use --proxyauth SPEC")
     try:
         master.options.update(**PRODUCTION_OPTIONS)
-        if config.proxyauth:
-            master.options.update(proxyauth=config.proxyauth)
         master.options.set(*config.mitm_options)
     except (exceptions.OptionsError, KeyError) as e:
         raise StartupError(f"mitmproxy option refused: {e}") from None
