@@ -62,7 +62,7 @@ def _uncounted(outcome: Outcome) -> None:
 class SignInChecks:
     """Answers "who are these credentials?" for the event loop, never blocking it."""
 
-    def __init__(  # noqa: PLR0913 (keyword-only parts, each with its default)
+    def __init__(
         self,
         check: Check,
         *,
@@ -156,7 +156,7 @@ class SignInChecks:
     def _outage(self, reason: str) -> None:
         if not self._failing:
             self._failing = True
-            logger.warning("sign-in checks failing (%s): sign-ins refused until they answer", reason)
+            logger.warning("sign-in checks failing (%s): refused until they answer", reason)
 
     def _answered(self) -> None:
         if self._failing:

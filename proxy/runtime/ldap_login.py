@@ -10,6 +10,7 @@ network step has a time limit, and the canonical name is the entry's own ATTR va
 
 from __future__ import annotations
 
+import math
 import ssl
 from dataclasses import dataclass
 
@@ -113,9 +114,9 @@ class LdapLogin:
             connect_timeout=self.timeout,
             get_info=ldap3.NONE,
         )
-        return ldap3.Connection(
-            server, user, password, receive_timeout=self.timeout, read_only=True
-        )
+        # ldap3 packs the receive limit as whole seconds (a float fails in struct.pack).
+        receive = max(1, math.ceil(self.timeout))
+        return ldap3.Connection(server, user, password, receive_timeout=receive, read_only=True)
 
 
 def _canonical(attributes: dict[str, object], attribute: str, login: str) -> str:

@@ -194,7 +194,10 @@ def _apply_options(master: DumpMaster, config: RunConfig) -> None:
     """Production defaults, then the operator's own, refusing unknown or bad options.
     mitmproxy's `proxyauth` checks on the event loop: Leeway's `--proxyauth` replaces it."""
     if any(option.split("=", 1)[0].strip() == "proxyauth" for option in config.mitm_options):
-        raise StartupError("--set proxyauth is mitmproxy's, which blocks: use --proxyauth SPEC")
+        raise StartupError(
+            "mitmproxy option refused: proxyauth: use --proxyauth SPEC (mitmproxy's own checks"
+            " block the event loop)"
+        )
     try:
         master.options.update(**PRODUCTION_OPTIONS)
         master.options.set(*config.mitm_options)
