@@ -5,13 +5,14 @@ or one slow directory bind stalls every user of the proxy. This addon keeps its 
 (Basic credentials in Proxy-Authorization, 407 with Proxy-Authenticate when they are
 missing or wrong, the header removed before forwarding, a CONNECT's login holding for its
 tunnel, `flow.metadata["proxyauth"]` for the addons after it) and asks `SignInChecks`,
-which answers lately passed credentials at once and checks the others in a thread.
+which answers lately passed credentials at once and checks the others in a thread. A
+client the address map names may go without credentials: it is identified by its address.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from mitmproxy import connection, http
 from mitmproxy.addons.proxyauth import (
@@ -30,11 +31,18 @@ from addons.who import client_address
 METADATA_KEY = "proxyauth"
 
 
+def _nobody(client: str) -> bool:
+    return False
+
+
 class SignIn:
     """Requires proxy credentials from every client, checked by `checks`."""
 
-    def __init__(self, checks: SignInChecks) -> None:
+    def __init__(self, checks: SignInChecks, mapped: Callable[[str], bool] = _nobody) -> None:
         self.checks = checks
+        # Clients the address map names need not sign in (Identity knows them by address);
+        # credentials they do send are checked all the same.
+        self.mapped = mapped
         # Connections signed in by their CONNECT: requests in the tunnel carry no credentials.
         self.authenticated: weakref.WeakKeyDictionary[connection.Client, str] = (
             weakref.WeakKeyDictionary()
@@ -75,6 +83,8 @@ class SignIn:
         header = http_auth_header(is_http_proxy(flow))
         login = _credentials(flow, header)
         if login is None:
+            if header not in flow.request.headers and self.mapped(client_address(flow)):
+                return None
             self._refuse(flow)
             return None
         username = self.checks.known(*login)

@@ -26,11 +26,14 @@ from proxy.store.people import stored_username
 logger = logging.getLogger("leeway.signin")
 
 type NameLookup = Callable[[str], str | None]
+type Mapped = Callable[[str], bool]  # is this client address in the address map?
 
 
-def sign_in(spec: str, timeout: float, engine: Engine, registry: CollectorRegistry) -> SignIn:
-    """Leeway's proxy authentication for `spec`, counting its checks by outcome in
-    `leeway_signin_checks_total` (no usernames). `LoginSpecError` for a bad spec."""
+def sign_in(
+    spec: str, timeout: float, engine: Engine, registry: CollectorRegistry, mapped: Mapped
+) -> SignIn:
+    """Leeway's proxy authentication for `spec` (clients `mapped` may skip it), counting its
+    checks by outcome in `leeway_signin_checks_total` (no usernames). `LoginSpecError` for a bad spec."""
     check = login_check(spec, timeout=timeout, names=StoredNames(engine))
     counter = CounterChildren.new(
         registry, "leeway_signin_checks", "Sign-in checks by outcome", ("outcome",)
@@ -40,7 +43,7 @@ def sign_in(spec: str, timeout: float, engine: Engine, registry: CollectorRegist
     checks = SignInChecks(
         check, timeout=timeout, on_outcome=lambda outcome: counter.inc((outcome.value,))
     )
-    return SignIn(checks)
+    return SignIn(checks, mapped)
 
 
 def login_check(spec: str, *, timeout: float, names: NameLookup) -> Check:

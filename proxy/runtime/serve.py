@@ -108,7 +108,7 @@ async def serve_loop(
     )
     chain = Chain(
         *first,
-        *_sign_in(config, engine, watch),
+        *_sign_in(config, engine, watch, book),
         Identity(leeway),
         Destinations(leeway, watch.metrics.destination_refused),
         Gate(leeway),
@@ -180,12 +180,19 @@ def _load_addresses(book: AddressBook, engine: Engine) -> None:
         logger.warning("client address map not loaded: %s", e)
 
 
-def _sign_in(config: RunConfig, engine: Engine, watch: Observability) -> list[object]:
-    """Leeway's own proxy authentication (never on the event loop), if `--proxyauth` asks."""
+def _sign_in(
+    config: RunConfig, engine: Engine, watch: Observability, book: AddressBook
+) -> list[object]:
+    """Leeway's own proxy authentication (never on the event loop), if `--proxyauth` asks;
+    clients in the address map need not sign in."""
     if not config.proxyauth:
         return []
+
+    def mapped(client: str) -> bool:
+        return book.lookup(client) is not None
+
     try:
-        return [sign_in(config.proxyauth, config.auth_timeout, engine, watch.registry)]
+        return [sign_in(config.proxyauth, config.auth_timeout, engine, watch.registry, mapped)]
     except LoginSpecError as e:
         raise StartupError(f"--proxyauth refused: {e}") from None
 

@@ -121,3 +121,24 @@ def test_a_flow_already_answered_is_left_alone() -> None:
         assert flow.response.status_code == 403
 
     asyncio.run(scenario())
+
+
+def test_a_client_in_the_address_map_may_go_without_credentials() -> None:
+    async def scenario() -> None:
+        signin = SignIn(SignInChecks(Checks()), mapped=lambda client: client == "10.0.0.3")
+        mapped = request_flow("example.org", client="10.0.0.3")
+        assert signin.requestheaders(mapped) is None
+        assert mapped.response is None
+        assert METADATA_KEY not in mapped.metadata  # Identity knows it by its address
+        guessed = with_login(request_flow("example.org", client="10.0.0.3"), "bob", "guess")
+        pending = signin.requestheaders(guessed)
+        assert pending is not None
+        await pending
+        assert guessed.response is not None  # credentials sent are checked all the same
+        assert guessed.response.status_code == 407
+        other = request_flow("example.org", client="10.0.0.4")
+        signin.requestheaders(other)
+        assert other.response is not None
+        assert other.response.status_code == 407
+
+    asyncio.run(scenario())

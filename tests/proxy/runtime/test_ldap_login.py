@@ -40,7 +40,7 @@ def test_a_refused_service_account_is_unavailable_not_wrong(
     slapd: Slapd, directory_ou: str
 ) -> None:
     check = login(slapd, directory_ou, password="not-the-password")
-    with pytest.raises(SignInUnavailable, match="service account .* was refused"):
+    with pytest.raises(SignInUnavailable, match=r"service account .* was refused"):
         check("alice", "alice-password")
 
 

@@ -75,7 +75,7 @@ def test_a_bad_spec_is_refused_clearly(spec: str, message: str) -> None:
 
 def test_sign_in_counts_checks_by_outcome_from_zero(tmp_path: Path, engine: Engine) -> None:
     registry = CollectorRegistry()
-    addon = sign_in(htpasswd(tmp_path, ann="pw"), 1.0, engine, registry)
+    addon = sign_in(htpasswd(tmp_path, ann="pw"), 1.0, engine, registry, lambda client: False)
     assert isinstance(addon, SignIn)
     for outcome in ("ok", "wrong", "timeout", "error", "throttled"):
         value = registry.get_sample_value("leeway_signin_checks_total", {"outcome": outcome})
