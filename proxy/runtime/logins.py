@@ -33,7 +33,7 @@ def sign_in(
     spec: str, timeout: float, engine: Engine, registry: CollectorRegistry, mapped: Mapped
 ) -> SignIn:
     """Leeway's proxy authentication for `spec` (clients `mapped` may skip it), counting its
-    checks by outcome in `leeway_signin_checks_total` (no usernames). `LoginSpecError` for a bad spec."""
+    checks by outcome in `leeway_signin_checks_total` (no usernames); LoginSpecError if bad."""
     check = login_check(spec, timeout=timeout, names=StoredNames(engine))
     counter = CounterChildren.new(
         registry, "leeway_signin_checks", "Sign-in checks by outcome", ("outcome",)

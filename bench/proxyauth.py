@@ -1,0 +1,151 @@
+"""`leeway run --proxyauth @htpasswd` (bcrypt) for 200 distinct users against the address map.
+
+One proxy serves both kinds of client: plain-HTTP keep-alive GETs that each sign in as the
+next of 200 users (bcrypt cost 10, every user signed in once before measuring), and GETs
+from 127.0.0.1, which the address map names. Target (issue 12): the signed-in rate is at
+least 0.9 of the address map's. Measured in the order A B B A, half the time each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import bcrypt
+
+from bench.proxy import (
+    LEEWAY_DESTINATIONS,
+    Cell,
+    Result,
+    Running,
+    combine,
+    measure,
+    start_isolated,
+    start_origin,
+)
+from proxy.cli import main as leeway
+from tests.e2e.certs import make_origin_certs
+from tests.e2e.proxy_process import free_port
+
+USERS = 200
+COST = 10  # a production-like bcrypt cost: about 50 ms a check here
+HOST = "www.facebook.com"  # categorised: decided on every request
+CONCURRENCY = 50
+TARGET = 0.90
+KINDS = ("address map", "proxyauth")
+
+
+def make_store(work: Path) -> str:
+    """200 trained users (user000...), and 127.0.0.1 mapped to the first."""
+    url = f"sqlite:///{work / 'leeway.db'}"
+    users = work / "users.csv"
+    users.write_text(
+        "username,display_name,department\n"
+        + "".join(f"user{n:03},User {n},Dept {n % 10}\n" for n in range(USERS))
+    )
+    training = work / "training.csv"
+    training.write_text(
+        "username,module,completed_at\n"
+        + "".join(
+            f"user{n:03},social-media-basics,2026-11-01T00:00:00+00:00\n" for n in range(USERS)
+        )
+    )
+    commands = [
+        ["db", "upgrade"],
+        ["users", "import", str(users)],
+        ["training", "import", str(training)],
+        ["addresses", "add", "127.0.0.1/32", "user000"],
+    ]
+    with contextlib.redirect_stdout(io.StringIO()):
+        for command in commands:
+            if leeway([*command, "--db-url", url]) != 0:
+                raise RuntimeError(f"leeway {' '.join(command)} failed")
+    return url
+
+
+def make_logins(work: Path) -> tuple[Path, Path]:
+    """The htpasswd file (bcrypt) and the clients' user:password lines."""
+    passwords = {f"user{n:03}": f"password-{n:03}" for n in range(USERS)}
+    salt = bcrypt.gensalt(COST)
+    htpasswd = work / "htpasswd"
+    htpasswd.write_text(
+        "".join(
+            f"{user}:{bcrypt.hashpw(password.encode(), salt).decode()}\n"
+            for user, password in passwords.items()
+        )
+    )
+    logins = work / "logins"
+    logins.write_text("".join(f"{user}:{password}\n" for user, password in passwords.items()))
+    return htpasswd, logins
+
+
+def start_proxy(work: Path, url: str, htpasswd: Path, ca: Path, started: list[Running]) -> Running:
+    command = [sys.executable, "-m", "proxy.cli", "run", "--db-url", url]
+    command += ["--listen-host", "127.0.0.1", "--listen-port", str(free_port())]
+    command += ["--confdir", str(work / "confdir"), "--metrics-port", str(free_port())]
+    command += ["--proxyauth", f"@{htpasswd}", *LEEWAY_DESTINATIONS]
+    command += ["--set", f"ssl_verify_upstream_trusted_ca={ca}"]
+    return start_isolated("leeway", command, work, started)
+
+
+def run(proxy: Running, ports: dict[str, int], logins: Path | None, seconds: float) -> Result:
+    """One measurement of `seconds`; with `logins`, each request as the next user."""
+    extra = ["--logins-file", str(logins)] if logins else []
+    return measure(
+        proxy, Cell("http", CONCURRENCY, HOST), ports, [], None, seconds=seconds, extra=extra
+    )
+
+
+def bench(work: Path, started: list[Running]) -> None:
+    certs = make_origin_certs(work, [HOST])
+    ports = start_origin(certs, started)
+    url = make_store(work)
+    htpasswd, logins = make_logins(work)
+    proxy = start_proxy(work, url, htpasswd, certs.ca, started)
+    warm = run(proxy, ports, logins, 10.0)  # every user signs in once (bcrypt in threads)
+    halves: dict[str, list[Result]] = {kind: [] for kind in KINDS}
+    for kind in (*KINDS, *reversed(KINDS)):
+        halves[kind].append(run(proxy, ports, logins if kind == "proxyauth" else None, 5.0))
+    results = {kind: combine(parts) for kind, parts in halves.items()}
+    print_results(warm, results)
+
+
+def print_results(warm: Result, results: dict[str, Result]) -> None:
+    print(
+        f"proxyauth throughput: {USERS} users in an htpasswd file (bcrypt cost {COST}), plain"
+        f" HTTP keep-alive GETs to {HOST}, {CONCURRENCY} clients, 10 s a kind (A B B A)"
+    )
+    print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"  warm-up (each user's first sign-in): {warm.get('rate', 0):.0f} requests/s")
+    for kind in KINDS:
+        result = results[kind]
+        odd = {k: v for k, v in result.get("statuses", {}).items() if k != "200"}
+        extra = f"  non-200 {odd}" if odd else ""
+        print(
+            f"  {kind:<12} {result.get('rate', 0):>7.0f} requests/s  p50"
+            f" {result.get('p50_ms', 0):.1f} ms  p99 {result.get('p99_ms', 0):.1f} ms{extra}"
+        )
+    base = results["address map"].get("rate", 0.0)
+    ratio = results["proxyauth"].get("rate", 0.0) / base if base else 0.0
+    verdict = "meets" if ratio >= TARGET else "MISSES"
+    print(f"  ratio proxyauth / address map: {ratio:.2f}  {verdict} the target {TARGET:.2f}")
+
+
+def main() -> None:
+    started: list[Running] = []
+    with tempfile.TemporaryDirectory(prefix="leeway-bench-proxyauth-") as tmp:
+        try:
+            bench(Path(tmp), started)
+        except RuntimeError as e:
+            print(f"proxyauth benchmark did not run: {e}")
+        finally:
+            for running in reversed(started):
+                running.stop()
+
+
+if __name__ == "__main__":
+    main()
