@@ -74,8 +74,8 @@ class SignInChecks:
     ) -> None:
         self._check = check
         self.timeout = timeout
-        self.passed = passed or PassedLogins()
-        self.throttle = throttle or FailureThrottle()
+        self.passed = PassedLogins() if passed is None else passed
+        self.throttle = FailureThrottle() if throttle is None else throttle
         self._on_outcome = on_outcome
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="signin")
         self._pending: dict[bytes, asyncio.Future[str | None]] = {}
@@ -88,15 +88,22 @@ class SignInChecks:
 
     def known(self, username: str, password: str) -> str | None:
         """The canonical username of credentials that passed a check lately, else None.
-        Synchronous and cheap: the common request is answered here."""
-        return self.passed.get(self.passed.key(username, password))
+        Synchronous and cheap: the common request is answered here. A stale login is
+        answered too, and checked again in the background (call it on the event loop)."""
+        key = self.passed.key(username, password)
+        passed = self.passed.get(key)
+        if passed is None:
+            return None
+        if passed.stale and key not in self._pending:
+            self._start(key, username, password).add_done_callback(self._count_recheck)
+        return passed.username
 
     async def check(self, username: str, password: str, client: str) -> Verdict:
         """Check credentials sent from address `client`. Never raises."""
-        key = self.passed.key(username, password)
-        name = self.passed.get(key)
+        name = self.known(username, password)
         if name is not None:
             return Verdict(Outcome.OK, name)
+        key = self.passed.key(username, password)
         if not username or not password:
             return self._counted(Verdict(Outcome.WRONG))
         if self.throttle.blocked(username, client):
@@ -143,11 +150,23 @@ class SignInChecks:
     def _finished(self, key: bytes, future: asyncio.Future[str | None]) -> None:
         if self._pending.get(key) is future:
             del self._pending[key]
-        # Also when every waiter gave up: a late answer still lets the next request in.
+        # Also when every waiter gave up: a late answer still lets the next request in. A
+        # check that could not be made leaves a stale login as it was (the directory is
+        # down: who was signed in stays signed in, up to `max_age`).
         if not future.cancelled() and future.exception() is None:
             name = future.result()
-            if name is not None:
+            if name is None:
+                self.passed.forget(key)
+            else:
                 self.passed.remember(key, name)
+
+    def _count_recheck(self, future: asyncio.Future[str | None]) -> None:
+        if future.cancelled():
+            return
+        if future.exception() is not None:
+            self._on_outcome(Outcome.ERROR)
+        else:
+            self._on_outcome(Outcome.OK if future.result() is not None else Outcome.WRONG)
 
     def _counted(self, verdict: Verdict) -> Verdict:
         self._on_outcome(verdict.outcome)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from addons.authcache import PassedLogins
+from addons.authcache import Passed, PassedLogins
 
 
 class Clock:
@@ -16,7 +16,7 @@ class Clock:
 def test_a_remembered_login_answers_with_its_canonical_name() -> None:
     passed = PassedLogins()
     passed.remember(passed.key("Alice", "pw"), "alice")
-    assert passed.get(passed.key("Alice", "pw")) == "alice"
+    assert passed.get(passed.key("Alice", "pw")) == Passed("alice", stale=False)
 
 
 def test_other_credentials_are_not_answered() -> None:
@@ -26,14 +26,18 @@ def test_other_credentials_are_not_answered() -> None:
     assert passed.get(passed.key("bob", "pw")) is None
 
 
-def test_a_remembered_login_expires_after_the_ttl() -> None:
+def test_a_login_older_than_the_ttl_is_stale_and_past_max_age_gone() -> None:
     clock = Clock()
-    passed = PassedLogins(ttl=60.0, clock=clock)
+    passed = PassedLogins(ttl=60.0, max_age=600.0, clock=clock)
     key = passed.key("alice", "pw")
     passed.remember(key, "alice")
     clock.now += 59.9
-    assert passed.get(key) == "alice"
+    assert passed.get(key) == Passed("alice", stale=False)
     clock.now += 0.1
+    assert passed.get(key) == Passed("alice", stale=True)
+    passed.remember(key, "alice")  # checked again: fresh again
+    assert passed.get(key) == Passed("alice", stale=False)
+    clock.now += 600.0
     assert passed.get(key) is None
     assert len(passed) == 0
 
@@ -52,7 +56,7 @@ def test_the_cache_is_bounded_and_forgets_the_oldest_first() -> None:
         passed.remember(passed.key(user, "pw"), user)
     assert len(passed) == 3
     assert passed.get(passed.key("u1", "pw")) is None
-    assert passed.get(passed.key("u4", "pw")) == "u4"
+    assert passed.get(passed.key("u4", "pw")) == Passed("u4", stale=False)
 
 
 def test_no_password_is_stored() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from addons.authcache import PassedLogins
 from addons.signin_checks import Outcome, SignInChecks, SignInUnavailable, Verdict
 
 PASSWORD = "right-password"
@@ -213,3 +214,65 @@ def test_repeated_failures_throttle_the_failing_address_only() -> None:
     assert from_desk == Verdict(Outcome.OK, "alice")
     assert from_attacker.outcome is Outcome.THROTTLED
     assert Counter(outcomes) == {Outcome.WRONG: 5, Outcome.THROTTLED: 3, Outcome.OK: 1}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_stale_login_is_answered_at_once_and_checked_again_in_the_background() -> None:
+    directory, clock = Directory(), Clock()
+    outcomes: list[Outcome] = []
+    passed = PassedLogins(ttl=60.0, max_age=600.0, clock=clock)
+    checks = SignInChecks(directory, passed=passed, on_outcome=outcomes.append)
+
+    async def settled() -> None:
+        for _ in range(200):
+            if checks.pending == 0:
+                return
+            await asyncio.sleep(0.01)
+
+    async def scenario() -> list[str | None]:
+        assert (await checks.check("alice", PASSWORD, DESK)).outcome is Outcome.OK
+        clock.now += 61
+        directory.open.clear()  # the re-check will hang until let go
+        stale = [checks.known("alice", PASSWORD) for _ in range(5)]  # one re-check for all
+        assert checks.pending == 1
+        directory.open.set()
+        await settled()
+        stale.append(checks.known("alice", PASSWORD))  # fresh again: no third check
+        return stale
+
+    assert run(scenario()) == ["alice"] * 6
+    assert directory.calls["alice"] == 2
+    assert outcomes == [Outcome.OK, Outcome.OK]  # the first check and the re-check
+
+
+def test_a_stale_login_whose_password_no_longer_passes_is_refused_next_time() -> None:
+    clock = Clock()
+    accepted = {"alice": PASSWORD}
+
+    def check(username: str, password: str) -> str | None:
+        return username if accepted.get(username) == password else None
+
+    checks = SignInChecks(check, passed=PassedLogins(ttl=60.0, clock=clock))
+
+    async def scenario() -> tuple[str | None, str | None, Verdict]:
+        assert (await checks.check("alice", PASSWORD, DESK)).outcome is Outcome.OK
+        accepted["alice"] = "new-password"
+        clock.now += 61
+        during = checks.known("alice", PASSWORD)  # answered, and checked again
+        for _ in range(200):
+            if checks.pending == 0:
+                break
+            await asyncio.sleep(0.01)
+        return during, checks.known("alice", PASSWORD), await checks.check("alice", PASSWORD, DESK)
+
+    during, after, verdict = run(scenario())
+    assert during == "alice"
+    assert after is None
+    assert verdict == Verdict(Outcome.WRONG)
