@@ -38,6 +38,7 @@ class Target:
     port: int
     login: str | None = None  # user:password for Proxy-Authorization
     logins: tuple[str, ...] = ()  # several: each request signs in as the next (plain HTTP)
+    local_addresses: tuple[str, ...] = ()  # client i connects from the i-th (modulo)
 
     def auth_header(self) -> bytes:
         if self.login is None:
@@ -141,10 +142,12 @@ def issuer_name(writer: asyncio.StreamWriter) -> str:
 
 
 async def open_through(
-    target: Target, context: ssl.SSLContext, tally: Tally
+    target: Target, context: ssl.SSLContext, tally: Tally, index: int = 0
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A connection to the proxy; for HTTPS, tunnelled with CONNECT and TLS to the host."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", target.proxy_port)
+    addresses = target.local_addresses
+    local = (addresses[index % len(addresses)], 0) if addresses else None
+    reader, writer = await asyncio.open_connection("127.0.0.1", target.proxy_port, local_addr=local)
     if target.scheme == "http":
         return reader, writer
     try:
@@ -182,7 +185,7 @@ async def client(target: Target, context: ssl.SSLContext, tally: Tally, index: i
     while time.perf_counter() < tally.end:
         writer = None
         try:
-            reader, writer = await open_through(target, context, tally)
+            reader, writer = await open_through(target, context, tally, index)
             await exchange(reader, writer, requests, tally)
         except (*STREAM_ERRORS, ValueError):
             tally.errors += 1
@@ -255,6 +258,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--host", required=True)
     run.add_argument("--login")
     run.add_argument("--logins-file", type=Path, help="user:password lines, one a request")
+    run.add_argument("--local-addresses-file", type=Path, help="addresses, one a client")
     run.add_argument("--watch-pid", type=int, required=True, help="the proxy's pid")
     run.add_argument("--warmup", type=float, default=1.0)
     run.add_argument("--duration", type=float, default=5.0)
@@ -268,7 +272,11 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(serve_origin(args.cert, args.key))
         return
     logins = tuple(args.logins_file.read_text().split()) if args.logins_file else ()
-    target = Target(args.proxy_port, args.scheme, args.host, args.port, args.login, logins)
+    local = args.local_addresses_file
+    addresses = tuple(local.read_text().split()) if local else ()
+    target = Target(
+        args.proxy_port, args.scheme, args.host, args.port, args.login, logins, addresses
+    )
     result = asyncio.run(
         load(target, args.concurrency, args.warmup, args.duration, args.cafile, args.watch_pid)
     )
