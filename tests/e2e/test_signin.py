@@ -12,7 +12,7 @@ import shutil
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -84,6 +84,10 @@ def test_a_directory_user_signs_in_and_gets_the_stored_persons_decision(
     )
 
 
+def p99(latencies: list[float]) -> float:
+    return statistics.quantiles(latencies, n=100)[98]
+
+
 def test_a_stopped_directory_fails_closed_in_time_and_stalls_nobody_else(
     ldap_proxy: LeewayProcess, http_origin: Origin, slapd: Slapd
 ) -> None:
@@ -94,22 +98,34 @@ def test_a_stopped_directory_fails_closed_in_time_and_stalls_nobody_else(
         status = post_as(ldap_proxy, http_origin, ("carol", "carol-password")).status_code
         signed_in.append((status, time.monotonic() - started))
 
-    slapd.pause()
+    def timed(get: Callable[[], httpx.Response]) -> float:
+        started = time.perf_counter()
+        assert get().status_code == 200
+        return time.perf_counter() - started
+
     waiting = threading.Thread(target=sign_in)
-    latencies: list[float] = []
     with client(ldap_proxy, local_address=TRINA) as trina:
         url = f"http://www.example.org:{http_origin.port}/"
-        assert trina.get(url, headers=XHR).status_code == 200  # connected, entitlements loaded
+
+        def get() -> httpx.Response:
+            return trina.get(url, headers=XHR)
+
+        before = [timed(get) for _ in range(300)]  # the machine's own noise, directory up
+        slapd.pause()
         waiting.start()
-        while waiting.is_alive() or len(latencies) < 200:
-            started = time.perf_counter()
-            answer = trina.get(url, headers=XHR)
-            latencies.append(time.perf_counter() - started)
-            assert answer.status_code == 200
+        during: list[float] = []
+        while waiting.is_alive() or len(during) < 300:
+            during.append(timed(get))
     waiting.join()
-    p99 = statistics.quantiles(latencies, n=100)[98]
-    slowest = sorted(latencies)[-5:]
-    assert p99 < 0.050, f"p99 {p99 * 1000:.1f} ms over {len(latencies)} requests: {slowest}"
+    # A blocking check would hold trina up for the whole time limit (1 s) or, with
+    # mitmproxy's validator, until slapd answers. On a busy machine 50 ms can be noise:
+    # then up to three times what the same requests took with the directory up.
+    limit = max(0.050, 3 * p99(before))
+    assert p99(during) < limit, (
+        f"p99 {p99(during) * 1000:.1f} ms over {len(during)} requests with slapd stopped,"
+        f" {p99(before) * 1000:.1f} ms before; slowest {sorted(during)[-3:]}"
+    )
+    assert max(during) < AUTH_TIMEOUT  # not one request waited for the check
     [(status, took)] = signed_in
     assert status == 407
     assert AUTH_TIMEOUT <= took < AUTH_TIMEOUT + 2.0
