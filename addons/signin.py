@@ -21,7 +21,6 @@ from mitmproxy.addons.proxyauth import (
     make_auth_required_response,
     parse_http_basic_auth,
 )
-from mitmproxy.proxy.layers import modes
 
 from addons.signin_checks import Outcome, SignInChecks
 from addons.who import client_address
@@ -50,13 +49,6 @@ class SignIn:
 
     def done(self) -> None:
         self.checks.close()
-
-    async def socks5_auth(self, data: modes.Socks5AuthData) -> None:
-        client = str(data.client_conn.peername[0])
-        verdict = await self.checks.check(data.username, data.password, client)
-        if verdict.outcome is Outcome.OK and verdict.username is not None:
-            data.valid = True
-            self.authenticated[data.client_conn] = verdict.username
 
     def http_connect(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         if flow.response or flow.error:

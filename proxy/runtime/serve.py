@@ -210,6 +210,9 @@ def _apply_options(master: DumpMaster, config: RunConfig) -> None:
         master.options.set(*config.mitm_options)
     except (exceptions.OptionsError, KeyError) as e:
         raise StartupError(f"mitmproxy option refused: {e}") from None
+    if config.proxyauth and any(mode.startswith("socks5") for mode in master.options.mode):
+        # mitmproxy asks SOCKS5 clients for a login only when its own proxyauth is set.
+        raise StartupError("--proxyauth: sign-in over SOCKS5 is not supported (HTTP proxy only)")
     if master.options.deferred:
         names = ", ".join(sorted(master.options.deferred))
         raise StartupError(f"unknown mitmproxy option(s): {names}")
