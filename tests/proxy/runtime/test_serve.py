@@ -211,6 +211,11 @@ def test_an_unknown_or_bad_mitmproxy_option_is_refused(
         probe.bind(("127.0.0.1", proxy.port))
 
 
+def test_proxyauth_over_socks5_is_refused(leeway_run: Proxies) -> None:
+    line = refusal_line(leeway_run("--proxyauth", "any", "--set", "mode=socks5").refused())
+    assert line == "leeway run: --proxyauth: sign-in over SOCKS5 is not supported (HTTP proxy only)"
+
+
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
@@ -218,11 +223,6 @@ def test_an_unknown_or_bad_mitmproxy_option_is_refused(
         ("ldap:host:cn=svc:hunter2", "an LDAP sign-in is ldap[s]:HOST[:PORT]:BIND_DN:"),
     ],
 )
-def test_proxyauth_over_socks5_is_refused(leeway_run: Proxies) -> None:
-    line = refusal_line(leeway_run("--proxyauth", "any", "--set", "mode=socks5").refused())
-    assert line == "leeway run: --proxyauth: sign-in over SOCKS5 is not supported (HTTP proxy only)"
-
-
 def test_a_bad_proxyauth_spec_is_refused_without_its_password(
     leeway_run: Proxies, spec: str, expected: str
 ) -> None:
