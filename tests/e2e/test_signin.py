@@ -141,3 +141,12 @@ def test_a_stopped_directory_fails_closed_in_time_and_stalls_nobody_else(
         within=10.0,
     )
     assert "sign-in checks answer again" in ldap_proxy.log()
+    metrics = httpx.get(f"http://127.0.0.1:{ldap_proxy.metrics_port}/metrics", timeout=5).text
+    counted = {
+        line.split('"')[1]: float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("leeway_signin_checks_total{")
+    }
+    assert counted["timeout"] >= 2
+    assert counted["ok"] >= 1
+    assert "carol" not in metrics
