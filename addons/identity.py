@@ -1,6 +1,7 @@
 """Who is asking: proxy authentication, a trusted upstream header, or the address map.
 
-Runs after mitmproxy's ProxyAuth. Identity headers and proxy credentials are removed
+Runs after Leeway's SignIn (proxy authentication, `addons.signin`), whose login it reads
+from `flow.metadata["proxyauth"]`. Identity headers and proxy credentials are removed
 from every request, so no site ever sees them.
 """
 
@@ -11,9 +12,8 @@ import ipaddress
 import logging
 import weakref
 
-from mitmproxy import connection, ctx, http
+from mitmproxy import connection, http
 
-from addons.authcache import CachedValidator
 from addons.context import Leeway
 from addons.who import METADATA_KEY, FlowNotes, Who, client_address
 
@@ -45,21 +45,6 @@ class Identity:
         self._tunnels: weakref.WeakKeyDictionary[connection.Client, Who] = (
             weakref.WeakKeyDictionary()
         )
-
-    def configure(self, updated: set[str]) -> None:
-        if "proxyauth" in updated:
-            self._cache_credential_checks()
-
-    def running(self) -> None:
-        # `addons.add()` does not replay every option through configure.
-        self._cache_credential_checks()
-
-    def _cache_credential_checks(self) -> None:
-        """Wrap ProxyAuth's validator so plain-HTTP requests skip repeated bcrypt checks."""
-        proxyauth = ctx.master.addons.get("proxyauth")
-        validator = getattr(proxyauth, "validator", None)
-        if validator is not None and not isinstance(validator, CachedValidator):
-            proxyauth.validator = CachedValidator(validator)
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         who = self.identify(flow)

@@ -10,6 +10,7 @@ BENCHMARKS = [
     "bench.store",
     "bench.imports",
     "bench.proxy",
+    "bench.proxyauth",
     "bench.workers",
     "bench.lrs_sync",
     "bench.soak",

@@ -9,12 +9,14 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import os
 import ssl
 import statistics
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,8 @@ class Target:
     host: str
     port: int
     login: str | None = None  # user:password for Proxy-Authorization
+    logins: tuple[str, ...] = ()  # several: each request signs in as the next (plain HTTP)
+    local_addresses: tuple[str, ...] = ()  # client i connects from the i-th (modulo)
 
     def auth_header(self) -> bytes:
         if self.login is None:
@@ -48,6 +52,13 @@ class Target:
             return f"GET / HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode()
         head = f"GET http://{authority}/ HTTP/1.1\r\nHost: {authority}\r\n"
         return head.encode() + self.auth_header() + b"\r\n"
+
+    def requests(self, start: int = 0) -> list[bytes]:
+        """The request of each login in turn, from the `start`th (one without `logins`)."""
+        if not self.logins:
+            return [self.request()]
+        turns = self.logins[start % len(self.logins) :] + self.logins[: start % len(self.logins)]
+        return [replace(self, login=login, logins=()).request() for login in turns]
 
     def connect(self) -> bytes:
         authority = f"{self.host}:{self.port}"
@@ -131,10 +142,12 @@ def issuer_name(writer: asyncio.StreamWriter) -> str:
 
 
 async def open_through(
-    target: Target, context: ssl.SSLContext, tally: Tally
+    target: Target, context: ssl.SSLContext, tally: Tally, index: int = 0
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A connection to the proxy; for HTTPS, tunnelled with CONNECT and TLS to the host."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", target.proxy_port)
+    addresses = target.local_addresses
+    local = (addresses[index % len(addresses)], 0) if addresses else None
+    reader, writer = await asyncio.open_connection("127.0.0.1", target.proxy_port, local_addr=local)
     if target.scheme == "http":
         return reader, writer
     try:
@@ -151,25 +164,29 @@ async def open_through(
 
 
 async def exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes, tally: Tally
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    requests: Iterator[bytes],
+    tally: Tally,
 ) -> None:
     """Sequential GETs on one connection until the window ends or the server closes it."""
     clock = time.perf_counter
     while (sent := clock()) < tally.end:
-        writer.write(request)
+        writer.write(next(requests))
         status, close = await read_response(reader)
         tally.record(status, sent, clock())
         if close:
             return
 
 
-async def client(target: Target, context: ssl.SSLContext, tally: Tally) -> None:
-    request = target.request()
+async def client(target: Target, context: ssl.SSLContext, tally: Tally, index: int = 0) -> None:
+    # Client `index` starts at its own login: concurrent clients sign in as different users.
+    requests = itertools.cycle(target.requests(index * 7))
     while time.perf_counter() < tally.end:
         writer = None
         try:
-            reader, writer = await open_through(target, context, tally)
-            await exchange(reader, writer, request, tally)
+            reader, writer = await open_through(target, context, tally, index)
+            await exchange(reader, writer, requests, tally)
         except (*STREAM_ERRORS, ValueError):
             tally.errors += 1
             await asyncio.sleep(0.05)
@@ -191,7 +208,7 @@ async def load(
     loop = asyncio.get_running_loop()
     for delay in (warmup, warmup + duration):
         loop.call_later(delay, tally.sample_cpu, watch)
-    tasks = [asyncio.create_task(client(target, context, tally)) for _ in range(concurrency)]
+    tasks = [asyncio.create_task(client(target, context, tally, i)) for i in range(concurrency)]
     _, late = await asyncio.wait(tasks, timeout=warmup + duration + 3)
     for task in late:
         task.cancel()
@@ -240,6 +257,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--scheme", choices=("http", "https"), required=True)
     run.add_argument("--host", required=True)
     run.add_argument("--login")
+    run.add_argument("--logins-file", type=Path, help="user:password lines, one a request")
+    run.add_argument("--local-addresses-file", type=Path, help="addresses, one a client")
     run.add_argument("--watch-pid", type=int, required=True, help="the proxy's pid")
     run.add_argument("--warmup", type=float, default=1.0)
     run.add_argument("--duration", type=float, default=5.0)
@@ -252,7 +271,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "origin":
         asyncio.run(serve_origin(args.cert, args.key))
         return
-    target = Target(args.proxy_port, args.scheme, args.host, args.port, args.login)
+    logins = tuple(args.logins_file.read_text().split()) if args.logins_file else ()
+    local = args.local_addresses_file
+    addresses = tuple(local.read_text().split()) if local else ()
+    target = Target(
+        args.proxy_port, args.scheme, args.host, args.port, args.login, logins, addresses
+    )
     result = asyncio.run(
         load(target, args.concurrency, args.warmup, args.duration, args.cafile, args.watch_pid)
     )

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,19 +199,27 @@ def start_proxies(
     }
 
 
-def measure(
-    proxy: Running, cell: Cell, ports: dict[str, int], cafiles: list[Path], login: str | None
+def measure(  # noqa: PLR0913 (the cell, then keyword-only variations)
+    proxy: Running,
+    cell: Cell,
+    ports: dict[str, int],
+    cafiles: list[Path],
+    login: str | None,
+    *,
+    seconds: float = DURATION / 2,
+    extra: Sequence[str] = (),
 ) -> Result:
+    """One run of bench.loadgen for `seconds` after the warm-up; `extra`: its other options."""
     command = [sys.executable, "-m", "bench.loadgen", "load", "--scheme", cell.scheme]
     command += ["--proxy-port", str(proxy.port), "--host", cell.host]
     command += ["--port", str(ports[cell.scheme]), "--concurrency", str(cell.concurrency)]
-    command += ["--warmup", str(WARMUP), "--duration", str(DURATION / 2)]
+    command += ["--warmup", str(WARMUP), "--duration", str(seconds)]
     command += [arg for ca in cafiles for arg in ("--cafile", str(ca))]
     command += ["--login", login] if login else []
-    command += ["--watch-pid", str(proxy.process.pid)]
+    command += ["--watch-pid", str(proxy.process.pid), *extra]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     try:
-        out, err = process.communicate(timeout=WARMUP + DURATION + 20)
+        out, err = process.communicate(timeout=WARMUP + seconds + 20)
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate()

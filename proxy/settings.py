@@ -66,11 +66,8 @@ def flag_of(field: FieldInfo) -> Flag | None:
 
 def settings_in(group: str) -> list[str]:
     """The names of the settings of a command group, in the order they are defined."""
-    return [
-        name
-        for name, field in Settings.model_fields.items()
-        if (flag := flag_of(field)) is not None and flag.group == group
-    ]
+    every = Settings.model_fields.items()
+    return [name for name, f in every if (flag := flag_of(f)) is not None and flag.group == group]
 
 
 class SettingError(ValueError):
@@ -116,6 +113,9 @@ class Settings(BaseSettings):
     )
     proxyauth: Annotated[str | None, Flag(RUN, "SPEC")] = Field(
         default=None, description="Proxy authentication, mitmproxy's syntax: @htpasswd or ldap:..."
+    )
+    auth_timeout: Annotated[float, Flag(RUN, "SECONDS")] = Field(
+        default=5.0, gt=0, le=300, description="Seconds a sign-in check may take (then: 407)."
     )
     trusted_header: Annotated[str | None, Flag(RUN, "NAME")] = Field(
         default=None,

@@ -1,4 +1,5 @@
-"""Shared fixtures: a freshly migrated database per test, on SQLite and on PostgreSQL.
+"""Shared fixtures: a freshly migrated database per test, on SQLite and on PostgreSQL, and
+one private OpenLDAP server for the session (`slapd`), each test in an OU of its own.
 
 PostgreSQL needs LEEWAY_TEST_POSTGRES_URL (a server where the user may create databases).
 """
@@ -15,6 +16,8 @@ from sqlalchemy import create_engine, pool
 
 from proxy.store.db import make_engine, normalise_url
 from proxy.store.migrate import upgrade
+from tests.ldif_people import sample_ldif
+from tests.slapd_server import Slapd
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -129,3 +132,23 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine = make_engine(db_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    """One real slapd for the session (tests/slapd_server.py); stopped by its pid at the end."""
+    server = Slapd(tmp_path_factory.mktemp("slapd"))
+    server.setup()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def directory_ou(slapd: Slapd) -> str:
+    """An OU of this test's own on the session's slapd, with `sample_ldif`'s people and groups."""
+    ou = slapd.new_ou()
+    slapd.add(sample_ldif(ou))
+    return ou

@@ -33,6 +33,8 @@ from proxy.runtime.background import AcknowledgementFlusher, AddressRefresher, P
 from proxy.runtime.changes import ChangeListener
 from proxy.runtime.entitlement_cache import EntitlementCache
 from proxy.runtime.host_addresses import for_this_host
+from proxy.runtime.ldap_login import LoginSpecError
+from proxy.runtime.logins import sign_in
 from proxy.runtime.observability import Observability
 from proxy.runtime.startup import (
     Alone,
@@ -114,6 +116,7 @@ async def serve_loop(
     )
     chain = Chain(
         *first,
+        *_sign_in(config, engine, watch, book),
         Identity(leeway),
         Destinations(leeway, watch.metrics.destination_refused),
         Gate(leeway),
@@ -185,15 +188,39 @@ def _load_addresses(book: AddressBook, engine: Engine) -> None:
         logger.warning("client address map not loaded: %s", e)
 
 
+def _sign_in(
+    config: RunConfig, engine: Engine, watch: Observability, book: AddressBook
+) -> list[object]:
+    """Leeway's own proxy authentication (never on the event loop), if `--proxyauth` asks;
+    clients in the address map need not sign in."""
+    if not config.proxyauth:
+        return []
+
+    def mapped(client: str) -> bool:
+        return book.lookup(client) is not None
+
+    try:
+        return [sign_in(config.proxyauth, config.auth_timeout, engine, watch.registry, mapped)]
+    except LoginSpecError as e:
+        raise StartupError(f"--proxyauth refused: {e}") from None
+
+
 def _apply_options(master: DumpMaster, config: RunConfig) -> None:
-    """Production defaults, then the operator's own, refusing unknown or bad options."""
+    """Production defaults, then the operator's own, refusing unknown or bad options.
+    mitmproxy's `proxyauth` checks on the event loop: Leeway's `--proxyauth` replaces it."""
+    if any(option.split("=", 1)[0].strip() == "proxyauth" for option in config.mitm_options):
+        raise StartupError(
+            "mitmproxy option refused: proxyauth: use --proxyauth SPEC (mitmproxy's own checks"
+            " block the event loop)"
+        )
     try:
         master.options.update(**PRODUCTION_OPTIONS)
-        if config.proxyauth:
-            master.options.update(proxyauth=config.proxyauth)
         master.options.set(*config.mitm_options)
     except (exceptions.OptionsError, KeyError) as e:
         raise StartupError(f"mitmproxy option refused: {e}") from None
+    if config.proxyauth and any(mode.startswith("socks5") for mode in master.options.mode):
+        # mitmproxy asks SOCKS5 clients for a login only when its own proxyauth is set.
+        raise StartupError("--proxyauth: sign-in over SOCKS5 is not supported (HTTP proxy only)")
     if master.options.deferred:
         names = ", ".join(sorted(master.options.deferred))
         raise StartupError(f"unknown mitmproxy option(s): {names}")

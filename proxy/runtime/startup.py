@@ -52,6 +52,7 @@ class RunConfig:
     workers: int
     confdir: Path
     proxyauth: str | None
+    auth_timeout: float
     trusted_header: str | None
     trusted_peers: tuple[Network, ...]
     intercept: bool

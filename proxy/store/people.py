@@ -9,7 +9,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from proxy.store.models import ClientAddress, User
@@ -39,6 +39,16 @@ class Person:
 
 def user_id(session: Session, username: str) -> int | None:
     return session.scalar(select(User.id).where(User.username == username))
+
+
+def stored_username(session: Session, name: str) -> str | None:
+    """The stored spelling of user `name`: the exact one, else the one user whose name
+    differs only in case (`Alice` signs in as `alice`); None when unknown or ambiguous."""
+    if session.scalar(select(User.username).where(User.username == name)) is not None:
+        return name
+    query = select(User.username).where(func.lower(User.username) == name.lower()).limit(2)
+    found = session.scalars(query).all()
+    return found[0] if len(found) == 1 else None
 
 
 def email_holder(session: Session, email: str) -> str | None:

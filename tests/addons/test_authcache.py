@@ -1,24 +1,8 @@
-"""Tests for addons.authcache: successful proxy logins remembered briefly, by digest only."""
+"""Tests for addons.authcache: successful sign-ins remembered briefly, by digest only."""
 
 from __future__ import annotations
 
-from mitmproxy.addons.proxyauth import Validator
-
-from addons.authcache import CachedValidator
-
-PASSWORD = "s3cret-pass"
-
-
-class CountingValidator(Validator):
-    """Accepts `password` for every user, and counts the checks it was asked to make."""
-
-    def __init__(self, password: str = PASSWORD) -> None:
-        self.password = password
-        self.calls = 0
-
-    def __call__(self, username: str, password: str) -> bool:
-        self.calls += 1
-        return password == self.password
+from addons.authcache import Passed, PassedLogins
 
 
 class Clock:
@@ -29,84 +13,64 @@ class Clock:
         return self.now
 
 
-def test_a_second_check_with_the_same_credentials_skips_the_inner_validator() -> None:
-    inner = CountingValidator()
-    cached = CachedValidator(inner)
-    assert cached("alice", PASSWORD)
-    assert cached("alice", PASSWORD)
-    assert inner.calls == 1
+def test_a_remembered_login_answers_with_its_canonical_name() -> None:
+    passed = PassedLogins()
+    passed.remember(passed.key("Alice", "pw"), "alice")
+    assert passed.get(passed.key("Alice", "pw")) == Passed("alice", stale=False)
 
 
-def test_other_credentials_are_checked_on_their_own() -> None:
-    inner = CountingValidator()
-    cached = CachedValidator(inner)
-    assert cached("alice", PASSWORD)
-    assert cached("bob", PASSWORD)
-    assert inner.calls == 2
+def test_other_credentials_are_not_answered() -> None:
+    passed = PassedLogins()
+    passed.remember(passed.key("alice", "pw"), "alice")
+    assert passed.get(passed.key("alice", "guess")) is None
+    assert passed.get(passed.key("bob", "pw")) is None
 
 
-def test_a_wrong_password_is_never_cached() -> None:
-    inner = CountingValidator()
-    cached = CachedValidator(inner)
-    assert not cached("alice", "guess")
-    assert not cached("alice", "guess")
-    assert inner.calls == 2
-    # ...and a cached good login does not let a wrong password through.
-    assert cached("alice", PASSWORD)
-    assert not cached("alice", "guess")
-    assert inner.calls == 4
-
-
-def test_a_remembered_login_expires_after_the_ttl() -> None:
-    inner, clock = CountingValidator(), Clock()
-    cached = CachedValidator(inner, ttl=60.0, clock=clock)
-    assert cached("alice", PASSWORD)
+def test_a_login_older_than_the_ttl_is_stale_and_past_max_age_gone() -> None:
+    clock = Clock()
+    passed = PassedLogins(ttl=60.0, max_age=600.0, clock=clock)
+    key = passed.key("alice", "pw")
+    passed.remember(key, "alice")
     clock.now += 59.9
-    assert cached("alice", PASSWORD)
-    assert inner.calls == 1
+    assert passed.get(key) == Passed("alice", stale=False)
     clock.now += 0.1
-    assert cached("alice", PASSWORD)
-    assert inner.calls == 2
+    assert passed.get(key) == Passed("alice", stale=True)
+    passed.remember(key, "alice")  # checked again: fresh again
+    assert passed.get(key) == Passed("alice", stale=False)
+    clock.now += 600.0
+    assert passed.get(key) is None
+    assert len(passed) == 0
 
 
-def test_a_password_changed_since_is_checked_again_after_the_ttl() -> None:
-    inner, clock = CountingValidator(), Clock()
-    cached = CachedValidator(inner, ttl=60.0, clock=clock)
-    assert cached("alice", PASSWORD)
-    inner.password = "new-pass"
-    clock.now += 61
-    assert not cached("alice", PASSWORD)
+def test_forget_drops_a_login() -> None:
+    passed = PassedLogins()
+    key = passed.key("alice", "pw")
+    passed.remember(key, "alice")
+    passed.forget(key)
+    assert passed.get(key) is None
 
 
 def test_the_cache_is_bounded_and_forgets_the_oldest_first() -> None:
-    inner = CountingValidator()
-    cached = CachedValidator(inner, max_entries=3)
+    passed = PassedLogins(max_entries=3)
     for user in ("u1", "u2", "u3", "u4"):
-        assert cached(user, PASSWORD)
-    assert len(cached._passed) == 3
-    assert inner.calls == 4
-    assert cached("u4", PASSWORD)  # still remembered
-    assert inner.calls == 4
-    assert cached("u1", PASSWORD)  # forgotten: checked again
-    assert inner.calls == 5
+        passed.remember(passed.key(user, "pw"), user)
+    assert len(passed) == 3
+    assert passed.get(passed.key("u1", "pw")) is None
+    assert passed.get(passed.key("u4", "pw")) == Passed("u4", stale=False)
 
 
 def test_no_password_is_stored() -> None:
     password = "correct horse battery staple"
-    cached = CachedValidator(CountingValidator(password))
-    assert cached("alice", password)
-    keys = list(cached._passed)
+    passed = PassedLogins()
+    passed.remember(passed.key("alice", password), "alice")
+    keys = list(passed._passed)
     assert len(keys) == 1
-    for key in keys:
-        assert password.encode() not in key
-        assert b"alice" not in key
-        assert len(key) == 32  # a SHA-256 digest
-    assert password not in repr(vars(cached))
+    assert password.encode() not in keys[0]
+    assert len(keys[0]) == 32  # a SHA-256 digest
+    assert password not in repr(vars(passed))
 
 
-def test_digests_are_salted_per_instance() -> None:
-    first = CachedValidator(CountingValidator())
-    second = CachedValidator(CountingValidator())
-    assert first._key("alice", "pw") != second._key("alice", "pw")
-    # The separator keeps ("ab", "c") and ("a", "bc") apart.
-    assert first._key("ab", "c") != first._key("a", "bc")
+def test_digests_are_salted_per_instance_and_separate_the_fields() -> None:
+    first, second = PassedLogins(), PassedLogins()
+    assert first.key("alice", "pw") != second.key("alice", "pw")
+    assert first.key("ab", "c") != first.key("a", "bc")

@@ -7,13 +7,14 @@ import ipaddress
 import logging
 
 import pytest
-from mitmproxy import hooks, http
-from mitmproxy.addons.proxyauth import ProxyAuth, SingleUser, mkauth
+from mitmproxy import http
+from mitmproxy.addons.proxyauth import mkauth
 from mitmproxy.proxy.layers.http import HttpRequestHeadersHook
 from mitmproxy.test import taddons
 
-from addons.authcache import CachedValidator
 from addons.identity import Identity
+from addons.signin import SignIn
+from addons.signin_checks import SignInChecks
 from addons.who import METADATA_KEY, Who
 from tests.addons.fakes import connect_flow, make_leeway, request_flow
 
@@ -122,46 +123,15 @@ def test_identity_fields_go_whatever_their_case_and_however_often_they_come() ->
     assert flow.request.headers.fields == ((b"Host", b"example.org"), (b"Accept", b"*/*"))
 
 
-def test_proxyauth_validator_is_wrapped_in_the_credential_cache() -> None:
+def test_signin_then_identity_on_a_plain_http_request() -> None:
+    def check(username: str, password: str) -> str | None:
+        return username.lower() if password == "secret" else None
+
     async def scenario() -> None:
-        proxyauth = ProxyAuth()
-        with taddons.context(proxyauth, _identity()) as tctx:
-            tctx.configure(proxyauth, proxyauth="user:pass")
-            assert isinstance(proxyauth.validator, CachedValidator)
-            assert isinstance(proxyauth.validator.inner, SingleUser)
-            assert proxyauth.validator("user", "pass")
-            assert not proxyauth.validator("user", "wrong")
-
-            tctx.configure(proxyauth, proxyauth="any")
-            assert isinstance(proxyauth.validator, CachedValidator)
-            assert not isinstance(proxyauth.validator.inner, CachedValidator)
-
-            tctx.configure(proxyauth, proxyauth=None)
-            assert proxyauth.validator is None
-
-    asyncio.run(scenario())
-
-
-def test_validator_configured_before_identity_is_wrapped_when_running() -> None:
-    async def scenario() -> None:
-        proxyauth = ProxyAuth()
-        with taddons.context(proxyauth) as tctx:
-            tctx.configure(proxyauth, proxyauth="user:pass")
-            identity = _identity()
-            tctx.master.addons.add(identity)
-            await tctx.master.addons.invoke_addon(identity, hooks.RunningHook())
-            assert isinstance(proxyauth.validator, CachedValidator)
-
-    asyncio.run(scenario())
-
-
-def test_proxyauth_then_identity_on_a_plain_http_request() -> None:
-    async def scenario() -> None:
-        proxyauth = ProxyAuth()
-        with taddons.context(proxyauth, _identity()) as tctx:
-            tctx.configure(proxyauth, proxyauth="alice:secret")
+        signin = SignIn(SignInChecks(check))
+        with taddons.context(signin, _identity()) as tctx:
             flow = request_flow(
-                "example.org", headers={"Proxy-Authorization": mkauth("alice", "secret")}
+                "example.org", headers={"Proxy-Authorization": mkauth("Alice", "secret")}
             )
             await tctx.master.addons.handle_lifecycle(HttpRequestHeadersHook(flow))
             assert flow.response is None

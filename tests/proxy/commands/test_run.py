@@ -31,6 +31,7 @@ SAMPLES = {
     "workers": "3",
     "confdir": "/srv/leeway/ca",
     "proxyauth": "@/etc/leeway/htpasswd",
+    "auth_timeout": "2.5",
     "trusted_header": "X-Remote-User",
     "trusted_peers": "10.0.0.0/8,fd00::/8",
     "warn_without_intercept": "allow",

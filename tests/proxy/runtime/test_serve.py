@@ -191,7 +191,14 @@ def test_several_policy_mistakes_are_one_line_each(tmp_path: Path, leeway_run: P
     [
         pytest.param("proxyauht=alice:pw", "Unknown option(s): proxyauht", id="misspelt"),
         pytest.param("no_such_option=1", "Unknown option(s): no_such_option", id="unknown"),
-        pytest.param("proxyauth=nonsense", "Invalid proxyauth specification.", id="bad value"),
+        pytest.param(
+            "ssl_insecure=maybe", "Failed to parse option ssl_insecure: boolean", id="bad value"
+        ),
+        pytest.param(
+            "proxyauth=user:pw",
+            "proxyauth: use --proxyauth SPEC (mitmproxy's own checks block the event loop)",
+            id="mitmproxy's proxyauth",
+        ),
     ],
 )
 def test_an_unknown_or_bad_mitmproxy_option_is_refused(
@@ -199,9 +206,29 @@ def test_an_unknown_or_bad_mitmproxy_option_is_refused(
 ) -> None:
     proxy = leeway_run("--set", option)
     line = refusal_line(proxy.refused())
-    assert line == f"leeway run: mitmproxy option refused: {expected}"
+    assert line.startswith(f"leeway run: mitmproxy option refused: {expected}")
     with socket.socket() as probe:  # nothing was left listening
         probe.bind(("127.0.0.1", proxy.port))
+
+
+def test_proxyauth_over_socks5_is_refused(leeway_run: Proxies) -> None:
+    line = refusal_line(leeway_run("--proxyauth", "any", "--set", "mode=socks5").refused())
+    assert line == "leeway run: --proxyauth: sign-in over SOCKS5 is not supported (HTTP proxy only)"
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("@/no/such/htpasswd", "Could not open htpasswd file: /no/such/htpasswd"),
+        ("ldap:host:cn=svc:hunter2", "an LDAP sign-in is ldap[s]:HOST[:PORT]:BIND_DN:"),
+    ],
+)
+def test_a_bad_proxyauth_spec_is_refused_without_its_password(
+    leeway_run: Proxies, spec: str, expected: str
+) -> None:
+    line = refusal_line(leeway_run("--proxyauth", spec).refused())
+    assert line.startswith(f"leeway run: --proxyauth refused: {expected}")
+    assert "hunter2" not in line
 
 
 @pytest.mark.parametrize(

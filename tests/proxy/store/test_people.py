@@ -17,6 +17,7 @@ from proxy.store.people import (
     create_missing_users,
     people,
     save_user,
+    stored_username,
     upsert_users,
     user_for_address,
     user_ids,
@@ -111,3 +112,18 @@ def test_user_for_address_takes_the_longest_prefix(
     session.flush()
     assert user_for_address(session, ip) == user
     assert user_for_address(session, ipaddress.ip_address(ip)) == user
+
+
+def test_stored_username_is_the_stored_spelling_whatever_the_case(session: Session) -> None:
+    ids(session, "alice", "Bob")
+    assert stored_username(session, "alice") == "alice"
+    assert stored_username(session, "ALICE") == "alice"
+    assert stored_username(session, "bob") == "Bob"
+    assert stored_username(session, "carol") is None
+
+
+def test_stored_username_prefers_the_exact_one_and_refuses_to_guess(session: Session) -> None:
+    ids(session, "dave", "Dave")
+    assert stored_username(session, "Dave") == "Dave"
+    assert stored_username(session, "dave") == "dave"
+    assert stored_username(session, "DAVE") is None  # two people differ only in case

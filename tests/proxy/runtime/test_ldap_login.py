@@ -1,0 +1,68 @@
+"""Tests for proxy.runtime.ldap_login against a real slapd (tests/slapd_server.py)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from addons.signin_checks import SignInUnavailable
+from proxy.runtime.ldap_login import LdapLogin, LoginSpecError
+from tests.slapd_server import SYNC_DN, SYNC_PASSWORD, Slapd
+
+
+def spec(slapd: Slapd, ou: str, *, password: str = SYNC_PASSWORD) -> str:
+    return f"ldap:127.0.0.1:{slapd.port}:{SYNC_DN}:{password}:ou=people,{ou}?search_filter_key=uid"
+
+
+def login(slapd: Slapd, ou: str, timeout: float = 2.0, **kwargs: str) -> LdapLogin:
+    return LdapLogin.parse(spec(slapd, ou, **kwargs), timeout)
+
+
+def test_the_right_password_gives_the_entrys_own_name(slapd: Slapd, directory_ou: str) -> None:
+    check = login(slapd, directory_ou)
+    assert check("alice", "alice-password") == "alice"
+    assert check("ALICE", "alice-password") == "alice"
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("alice", "bob-password"), ("alice", ""), ("nobody", "x"), ("*", "alice-password")],
+    ids=["wrong password", "empty password", "unknown user", "filter characters"],
+)
+def test_wrong_credentials_are_none(
+    slapd: Slapd, directory_ou: str, username: str, password: str
+) -> None:
+    assert login(slapd, directory_ou)(username, password) is None
+
+
+def test_a_refused_service_account_is_unavailable_not_wrong(
+    slapd: Slapd, directory_ou: str
+) -> None:
+    check = login(slapd, directory_ou, password="not-the-password")
+    with pytest.raises(SignInUnavailable, match=r"service account .* was refused"):
+        check("alice", "alice-password")
+
+
+def test_a_stopped_directory_is_unavailable_within_the_time_limit(
+    slapd: Slapd, directory_ou: str
+) -> None:
+    check = login(slapd, directory_ou, timeout=0.5)
+    slapd.pause()
+    try:
+        started = time.monotonic()
+        with pytest.raises(SignInUnavailable) as raised:
+            check("alice", "alice-password")
+        assert time.monotonic() - started < 2.0
+    finally:
+        slapd.resume()
+    assert "alice-password" not in str(raised.value)
+    assert check("alice", "alice-password") == "alice"  # recovered by itself
+
+
+def test_a_bad_spec_is_refused_without_repeating_the_password() -> None:
+    with pytest.raises(LoginSpecError) as raised:
+        LdapLogin.parse("ldapx:host:cn=svc:hunter2:dc=example", 1.0)
+    assert "hunter2" not in str(raised.value)
+    assert "ldap[s]:HOST" in str(raised.value)
+    assert "hunter2" not in repr(LdapLogin.parse("ldap:host:cn=svc:hunter2:dc=example", 1.0))
