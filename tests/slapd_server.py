@@ -46,7 +46,7 @@ olcAttributeTypes: ( 1.2.840.113556.1.2.102 NAME 'memberOf'
 olcObjectClasses: ( 1.3.6.1.4.1.99999.1.1 NAME 'adAccount' SUP top AUXILIARY
   MAY ( sAMAccountName $ userAccountControl $ memberOf ) )
 olcObjectClasses: ( 1.2.840.113556.1.5.8 NAME 'group' SUP top STRUCTURAL
-  MUST cn MAY ( member $ description $ sAMAccountName ) )
+  MUST cn MAY ( member $ description $ sAMAccountName $ memberOf ) )
 """
 
 
