@@ -30,6 +30,7 @@ ADMIN_PASSWORD = "admin-secret-password"
 SYNC_DN = f"cn=leeway-sync,{BASE}"
 SYNC_PASSWORD = "sync-secret-password"
 LIMITED_DN = f"cn=leeway-limited,{BASE}"
+TRUNCATED_DN = f"cn=leeway-truncated,{BASE}"  # size limit 5 even when paged
 SMALL_SIZE_LIMIT = 5
 # sAMAccountName, userAccountControl, memberOf and group with Active Directory's own OIDs.
 AD_SCHEMA = """\
@@ -106,6 +107,9 @@ olcDbIndex: uid,cn eq
 olcDbIndex: member eq
 olcLimits: {{0}}dn.exact="{LIMITED_DN}" size.soft={SMALL_SIZE_LIMIT}
   size.hard={SMALL_SIZE_LIMIT} size.prtotal=unlimited
+olcLimits: {{1}}dn.exact="{TRUNCATED_DN}" size.soft={SMALL_SIZE_LIMIT}
+  size.hard={SMALL_SIZE_LIMIT}
+olcLimits: {{2}}dn.exact="{SYNC_DN}" size.soft=500 size.hard=500 size.prtotal=unlimited
 olcAccess: {{0}}to attrs=userPassword by anonymous auth by * none
 olcAccess: {{1}}to * by users read by * none
 """
@@ -115,7 +119,11 @@ def _base_ldif() -> str:
     accounts = "".join(
         f"\ndn: {dn}\nobjectClass: applicationProcess\nobjectClass: simpleSecurityObject\n"
         f"cn: {dn.split(',')[0][3:]}\nuserPassword: {password}\n"
-        for dn, password in ((SYNC_DN, SYNC_PASSWORD), (LIMITED_DN, SYNC_PASSWORD))
+        for dn, password in (
+            (SYNC_DN, SYNC_PASSWORD),
+            (LIMITED_DN, SYNC_PASSWORD),
+            (TRUNCATED_DN, SYNC_PASSWORD),
+        )
     )
     top = f"dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n"
     return top + accounts

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
+TIME_LIMIT_EXCEEDED, SIZE_LIMIT_EXCEEDED = 3, 4
 type Attributes = dict[str, list[str]]
 
 
@@ -104,6 +105,7 @@ class DirectoryClient:
                     paged_size=page_size,
                     paged_cookie=cookie,
                 )
+            self._refuse_truncated(f"search {base} for {search_filter}")
             yield from self._entries()
             cookie = self._cookie()
             if not cookie:
@@ -134,6 +136,17 @@ class DirectoryClient:
             )
         finally:
             self.waited += time.monotonic() - started
+
+    def _refuse_truncated(self, what: str) -> None:
+        """ldap3 does not raise for these two: a partial answer must not pass for the whole."""
+        assert self._connection is not None
+        code = self._connection.result.get("result")
+        if code in (SIZE_LIMIT_EXCEEDED, TIME_LIMIT_EXCEEDED):
+            limit = "size" if code == SIZE_LIMIT_EXCEEDED else "time"
+            raise DirectoryError(
+                f"{self.endpoint.url}: {what}: the server's {limit} limit cut the answer short"
+                " (give the service account a higher limit for paged searches)"
+            )
 
     def _entries(self) -> Iterator[tuple[str, Attributes]]:
         assert self._connection is not None

@@ -3,7 +3,7 @@
 A group's members are its `member` values (groupOfNames, Active Directory's group); a group
 without them (or whose `member` comes in ranges, as AD sends large groups) has for members
 the people whose `memberOf` names it, and the groups found by `(memberOf=GROUP)` under the
-base. A member that is a group is followed; one seen before (a cycle) is not.
+base. A member that is a group under the base is followed; one seen before (a cycle) is not.
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
 type Attributes = dict[str, list[str]]
 GROUP_CLASSES = frozenset({"groupofnames", "groupofuniquenames", "group"})
+_SPECIAL = re.compile(r'[\\"+;<>#]')  # escapes, quotes, multi-valued RDNs: parse those
 _ROLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+
+
+def _rdn_key(rdn: str) -> str:
+    kind, _, value = rdn.partition("=")
+    return f"{kind.strip()}={value.strip()}"
 
 
 class GroupRoleError(ValueError):
@@ -30,6 +36,8 @@ class GroupRoleError(ValueError):
 
 def dn_key(dn: str) -> str:
     """`dn` compared as a directory does: attribute types and values without case or spaces."""
+    if not _SPECIAL.search(dn):  # the common case, 100 times faster than parsing
+        return ",".join(_rdn_key(rdn) for rdn in dn.lower().split(","))
     try:
         parts = parse_dn(dn, escape=False, strip=True)
     except LDAPInvalidDnError:
@@ -70,6 +78,7 @@ class Groups:
     people: dict[str, tuple[str, ...]]
     missing: list[str] = field(default_factory=list)
     _member_of: dict[str, set[str]] | None = None
+    _group_keys: set[str] | None = None
 
     def members(self, group: str) -> set[str]:
         """The dn keys of the people in `group` and in the groups nested in it."""
@@ -84,10 +93,18 @@ class Groups:
             seen.add(key)
             if key in self.people:
                 found.add(key)
-                continue
-            nested = self._expand(dn, key, top=dn is group)
-            pending.extend(nested)
+            elif dn is group or key in self._groups():
+                pending.extend(self._expand(dn, key, top=dn is group))
         return found
+
+    def _groups(self) -> set[str]:
+        """The dn keys of the groups under the base, found once: a member that is neither one
+        of the people nor one of these (a computer, a person the filter leaves out) is not read."""
+        if self._group_keys is None:
+            classes = "".join(f"(objectClass={name})" for name in sorted(GROUP_CLASSES))
+            found = self.reader.search(self.base, f"(|{classes})", ["1.1"], self.page_size)
+            self._group_keys = {dn_key(dn) for dn, _ in found}
+        return self._group_keys
 
     def _expand(self, dn: str, key: str, *, top: bool) -> Iterable[str]:
         entry = self.reader.read(dn, ["objectClass", "member"])

@@ -58,8 +58,11 @@ def plan(
         if user.directory_dn and user.deactivated_at is None and user.id not in claimed:
             result.deactivated.append(user)
     matched = _Matched(found, claimed, {user.id: user.username for user in known})
+    by_group: dict[tuple[str, str], list[DirectoryGrant]] = {}
+    for grant in grants:
+        by_group.setdefault((dn_key(grant.group), grant.role), []).append(grant)
     for (group, role), members in sorted(membership.items()):
-        mine = [g for g in grants if g.role == role and dn_key(g.group) == dn_key(group)]
+        mine = by_group.get((dn_key(group), role), [])
         _plan_group(result, (group, role), members & found.keys(), mine, matched, now)
     return result
 

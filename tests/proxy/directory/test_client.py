@@ -9,7 +9,14 @@ import pytest
 
 from proxy.directory.client import DirectoryClient, DirectoryError, Endpoint
 from tests.ldif_people import SAMPLE_PEOPLE, group_dn
-from tests.slapd_server import LIMITED_DN, SMALL_SIZE_LIMIT, SYNC_DN, SYNC_PASSWORD, free_port
+from tests.slapd_server import (
+    LIMITED_DN,
+    SMALL_SIZE_LIMIT,
+    SYNC_DN,
+    SYNC_PASSWORD,
+    TRUNCATED_DN,
+    free_port,
+)
 
 if TYPE_CHECKING:
     from tests.slapd_server import Slapd
@@ -28,6 +35,16 @@ def test_a_paged_search_reads_past_the_size_limit(slapd: Slapd, directory_ou: st
     assert len(found) > SMALL_SIZE_LIMIT
     uids = {dn.split(",")[0][4:] for dn, _ in found if dn.startswith("uid=")}
     assert uids == {person.uid for person in SAMPLE_PEOPLE}
+
+
+def test_an_answer_cut_short_by_the_size_limit_is_an_error(slapd: Slapd, directory_ou: str) -> None:
+    """ldap3 takes sizeLimitExceeded for success: a partial directory would deactivate people."""
+    with (
+        DirectoryClient(endpoint(slapd, TRUNCATED_DN)) as client,
+        pytest.raises(DirectoryError) as e,
+    ):
+        list(client.search(directory_ou, "(objectClass=*)", ["cn"], page_size=2))
+    assert "the server's size limit cut the answer short" in str(e.value)
 
 
 def test_attributes_come_as_lists_and_a_missing_entry_as_none(
