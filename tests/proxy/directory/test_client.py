@@ -105,3 +105,15 @@ def test_a_stalled_server_fails_within_the_time_limit(slapd: Slapd, directory_ou
     finally:
         slapd.resume()
         client.close()
+
+
+def test_ldaps_verifies_the_server_against_the_ca_file(slapd: Slapd, directory_ou: str) -> None:
+    trusted = Endpoint(slapd.ldaps_url, SYNC_DN, SYNC_PASSWORD, slapd.ca_file, timeout=5)
+    with DirectoryClient(trusted) as client:
+        assert len(list(client.search(directory_ou, PEOPLE, ["cn"], 10))) == len(SAMPLE_PEOPLE)
+    untrusted = Endpoint(slapd.ldaps_url, SYNC_DN, SYNC_PASSWORD, timeout=5)
+    with pytest.raises(DirectoryError) as e:
+        DirectoryClient(untrusted).open()
+    assert slapd.ldaps_url in str(e.value)
+    assert "certificate verify failed" in str(e.value)
+    assert "\n" not in str(e.value)

@@ -367,3 +367,15 @@ def test_a_search_that_finds_nobody_does_not_deactivate_everybody(
     assert result.code == 1
     assert "refusing to deactivate all 4 people" in result.err
     assert not any(user[-1] for user in users(leeway.db_url).values())
+
+
+def test_a_sync_over_ldaps_uses_the_ca_file(
+    leeway: Leeway, slapd: Slapd, directory_ou: str
+) -> None:
+    secret = slapd.password_file(SYNC_PASSWORD)
+    common = ["--bind-dn", SYNC_DN, "--bind-password-file", str(secret), "--base", directory_ou]
+    refused = leeway("users", "sync", "--ldap", slapd.ldaps_url, *common)
+    assert refused.code == 1
+    assert "certificate verify failed" in refused.err
+    tls = ["--ldap", slapd.ldaps_url, "--ldap-ca-file", str(slapd.ca_file)]
+    assert "4 added" in leeway.ok("users", "sync", *tls, *common)
