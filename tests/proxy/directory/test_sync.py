@@ -18,7 +18,14 @@ from proxy.settings import login_name
 from proxy.store.db import make_engine
 from proxy.store.entitlements import SqlEntitlements
 from proxy.store.models import RoleGrant, User
-from tests.ldif_people import SAMPLE_PEOPLE, Person, ad_group_ldif, ad_person_ldif, group_dn
+from tests.ldif_people import (
+    SAMPLE_PEOPLE,
+    Person,
+    ad_group_ldif,
+    ad_person_ldif,
+    group_dn,
+    group_ldif,
+)
 from tests.proxy.store.listening import ON_POSTGRES, Listening
 from tests.slapd_server import LIMITED_DN, SMALL_SIZE_LIMIT, SYNC_DN, SYNC_PASSWORD, free_port
 
@@ -379,3 +386,28 @@ def test_a_sync_over_ldaps_uses_the_ca_file(
     assert "certificate verify failed" in refused.err
     tls = ["--ldap", slapd.ldaps_url, "--ldap-ca-file", str(slapd.ca_file)]
     assert "4 added" in leeway.ok("users", "sync", *tls, *common)
+
+
+def test_the_reports_role_model_follows_the_directorys_managers(
+    leeway: Leeway, slapd: Slapd
+) -> None:
+    ou = slapd.new_ou()
+    people = [Person(f"m{i}", f"Manager {i}", "Policy") for i in range(6)]
+    people += [Person(f"s{i}", f"Staff {i}", "Policy") for i in range(6)]
+    slapd.add("\n".join(person.ldif(ou) for person in people))
+    slapd.add(group_ldif(ou, "managers", [person.dn(ou) for person in people[:6]]))
+    mapping = ("--group-role", f"{group_dn(ou, 'managers')}=manager")
+    synced(leeway, slapd, ou, *mapping)
+
+    def sizes() -> dict[str, int]:
+        document = json.loads(leeway.ok("report", "--format", "json"))
+        return {row["group"]: row["users"] for row in document["role_model"][:2]}
+
+    assert sizes() == {"managers": 6, "staff": 6}
+    slapd.modify(
+        f"dn: {group_dn(ou, 'managers')}\nchangetype: modify\ndelete: member\n"
+        f"member: {people[0].dn(ou)}\n"
+    )
+    slapd.delete(people[-1].dn(ou))  # s5 leaves: deactivated, no longer staff
+    synced(leeway, slapd, ou, *mapping)
+    assert sizes() == {"managers": 5, "staff": 6}
