@@ -97,7 +97,6 @@ def run_users_sync(args: argparse.Namespace, context: Context) -> int:
     try:
         with DirectoryClient(endpoint) as client:
             outcome = run_sync(engine, client, search, now(), dry_run=args.dry_run)
-            outcome.directory_seconds = client.waited
     except DirectoryError as e:
         raise CommandError(f"users sync: {e}: nothing changed") from None
     context.say(*describe(outcome, settings.url, dry_run=args.dry_run))
