@@ -77,8 +77,7 @@ def read_directory(
     membership = {(dn, role): groups.members(dn) for dn, role in search.group_roles}
     if groups.missing:
         raise DirectoryError(
-            f"group {groups.missing[0]} does not exist in the directory (check --group-role):"
-            " nothing changed"
+            f"group {groups.missing[0]} does not exist in the directory (check --group-role)"
         )
     return people, membership, dropped
 

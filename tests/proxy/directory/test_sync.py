@@ -411,3 +411,20 @@ def test_the_reports_role_model_follows_the_directorys_managers(
     slapd.delete(people[-1].dn(ou))  # s5 leaves: deactivated, no longer staff
     synced(leeway, slapd, ou, *mapping)
     assert sizes() == {"managers": 5, "staff": 6}
+
+
+def test_every_option_can_come_from_its_variable(
+    leeway: Leeway, slapd: Slapd, directory_ou: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEEWAY_LDAP_URL", slapd.url)
+    monkeypatch.setenv("LEEWAY_LDAP_BIND_DN", SYNC_DN)
+    monkeypatch.setenv("LEEWAY_LDAP_BIND_PASSWORD", SYNC_PASSWORD)
+    monkeypatch.setenv("LEEWAY_LDAP_BASE", directory_ou)
+    monkeypatch.setenv("LEEWAY_LDAP_FILTER", "(ou=Communications)")
+    monkeypatch.setenv("LEEWAY_LDAP_ATTRIBUTE", "display_name=mail")
+    managers = group_dn(directory_ou, "managers")
+    monkeypatch.setenv("LEEWAY_LDAP_GROUP_ROLE", f"{managers}={ROLE};{managers}=manager")
+    out = leeway.ok("users", "sync")
+    assert "2 people found: 2 added" in out
+    assert "role grants: 4 added" in out
+    assert users(leeway.db_url)["alice"][0] == "alice@example.org"
