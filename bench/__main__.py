@@ -9,6 +9,7 @@ BENCHMARKS = [
     "bench.engine",
     "bench.store",
     "bench.imports",
+    "bench.users_sync",
     "bench.proxy",
     "bench.proxyauth",
     "bench.workers",

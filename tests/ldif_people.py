@@ -57,3 +57,21 @@ def sample_ldif(ou: str) -> str:
     entries.append(group_ldif(ou, "managers", [alice, group_dn(ou, "senior")]))
     entries.append(group_ldif(ou, "finance", [bob]))
     return "\n".join(entries)
+
+
+def ad_person_ldif(
+    ou: str, account: str, name: str, member_of: list[str], control: int = 512
+) -> str:
+    """A person as Active Directory shows one: sAMAccountName, memberOf, userAccountControl
+    (512: a normal account; 514: disabled). Its uid differs, so the mapping is what counts."""
+    lines = [f"dn: cn={name},ou=people,{ou}", "objectClass: inetOrgPerson"]
+    lines += ["objectClass: adAccount"]
+    lines += [f"cn: {name}", f"sn: {name.split()[-1]}", f"uid: x-{account.lower()}"]
+    lines += [f"sAMAccountName: {account}", f"userAccountControl: {control}", "ou: Policy"]
+    return "\n".join(lines + [f"memberOf: {group}" for group in member_of]) + "\n"
+
+
+def ad_group_ldif(ou: str, name: str, member_of: list[str]) -> str:
+    """An Active Directory-like group with no `member` values: members say `memberOf` it."""
+    lines = [f"dn: {group_dn(ou, name)}", "objectClass: group", f"cn: {name}"]
+    return "\n".join(lines + [f"memberOf: {group}" for group in member_of]) + "\n"

@@ -1,6 +1,7 @@
 """A real OpenLDAP server for tests: Debian's slapd as a private process on a free port.
 
-Its own cn=config (made with `slapadd -n0` from LDIF), an mdb database for dc=example,dc=org
+Its own cn=config (made with `slapadd -n0` from LDIF), ldap:// and ldaps:// (a certificate
+from a CA of its own, `ca_file`), an mdb database for dc=example,dc=org
 and the schemas core, cosine, inetorgperson and nis, plus a small Active Directory-like one
 (`sAMAccountName`, `memberOf`, `userAccountControl`, a `group` whose `member` is optional)
 so the memberOf path can be tested without AD. Never the system's slapd or /etc/ldap. Binds:
@@ -20,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.tls_files import TlsFiles, make_server_certificate
 from tests.waiting import eventually
 
 SLAPD = "/usr/sbin/slapd"
@@ -30,6 +32,7 @@ ADMIN_PASSWORD = "admin-secret-password"
 SYNC_DN = f"cn=leeway-sync,{BASE}"
 SYNC_PASSWORD = "sync-secret-password"
 LIMITED_DN = f"cn=leeway-limited,{BASE}"
+TRUNCATED_DN = f"cn=leeway-truncated,{BASE}"  # size limit 5 even when paged
 SMALL_SIZE_LIMIT = 5
 # sAMAccountName, userAccountControl, memberOf and group with Active Directory's own OIDs.
 AD_SCHEMA = """\
@@ -46,7 +49,7 @@ olcAttributeTypes: ( 1.2.840.113556.1.2.102 NAME 'memberOf'
 olcObjectClasses: ( 1.3.6.1.4.1.99999.1.1 NAME 'adAccount' SUP top AUXILIARY
   MAY ( sAMAccountName $ userAccountControl $ memberOf ) )
 olcObjectClasses: ( 1.2.840.113556.1.5.8 NAME 'group' SUP top STRUCTURAL
-  MUST cn MAY ( member $ description $ sAMAccountName ) )
+  MUST cn MAY ( member $ description $ sAMAccountName $ memberOf ) )
 """
 
 
@@ -56,7 +59,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _config_ldif(directory: Path, admin_hash: str) -> str:
+def _config_ldif(directory: Path, admin_hash: str, tls: TlsFiles) -> str:
     includes = "".join(
         f"include: file://{SCHEMAS / name}.ldif\n"
         for name in ("core", "cosine", "inetorgperson", "nis")
@@ -67,6 +70,9 @@ objectClass: olcGlobal
 cn: config
 olcPidFile: {directory / "slapd.pid"}
 olcArgsFile: {directory / "slapd.args"}
+olcTLSCACertificateFile: {tls.ca}
+olcTLSCertificateFile: {tls.certificate}
+olcTLSCertificateKeyFile: {tls.key}
 
 dn: cn=module{{0}},cn=config
 objectClass: olcModuleList
@@ -106,6 +112,9 @@ olcDbIndex: uid,cn eq
 olcDbIndex: member eq
 olcLimits: {{0}}dn.exact="{LIMITED_DN}" size.soft={SMALL_SIZE_LIMIT}
   size.hard={SMALL_SIZE_LIMIT} size.prtotal=unlimited
+olcLimits: {{1}}dn.exact="{TRUNCATED_DN}" size.soft={SMALL_SIZE_LIMIT}
+  size.hard={SMALL_SIZE_LIMIT}
+olcLimits: {{2}}dn.exact="{SYNC_DN}" size.soft=500 size.hard=500 size.prtotal=unlimited
 olcAccess: {{0}}to attrs=userPassword by anonymous auth by * none
 olcAccess: {{1}}to * by users read by * none
 """
@@ -115,7 +124,11 @@ def _base_ldif() -> str:
     accounts = "".join(
         f"\ndn: {dn}\nobjectClass: applicationProcess\nobjectClass: simpleSecurityObject\n"
         f"cn: {dn.split(',')[0][3:]}\nuserPassword: {password}\n"
-        for dn, password in ((SYNC_DN, SYNC_PASSWORD), (LIMITED_DN, SYNC_PASSWORD))
+        for dn, password in (
+            (SYNC_DN, SYNC_PASSWORD),
+            (LIMITED_DN, SYNC_PASSWORD),
+            (TRUNCATED_DN, SYNC_PASSWORD),
+        )
     )
     top = f"dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n"
     return top + accounts
@@ -127,11 +140,21 @@ class Slapd:
 
     directory: Path
     port: int = field(default_factory=free_port)
+    tls_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def ldaps_url(self) -> str:
+        """The same server over TLS, its certificate signed by `ca_file` (not a system CA)."""
+        return f"ldaps://localhost:{self.tls_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.directory / "tls" / "ca.pem"
 
     @property
     def config_dir(self) -> Path:
@@ -152,8 +175,9 @@ class Slapd:
         admin_hash = subprocess.run(
             ["slappasswd", "-T", str(secret)], check=True, capture_output=True, text=True
         ).stdout.strip()
+        tls = make_server_certificate(self.directory / "tls")
         config = self.directory / "config.ldif"
-        config.write_text(_config_ldif(self.directory, admin_hash), encoding="utf-8")
+        config.write_text(_config_ldif(self.directory, admin_hash, tls), encoding="utf-8")
         self._slapadd(["-n0", "-F", str(self.config_dir), "-l", str(config)])
         self.load_offline(_base_ldif())
 
@@ -172,7 +196,8 @@ class Slapd:
 
     def start(self) -> None:
         # -d 0: stay in the foreground (our child, stopped by its pid) and log nothing.
-        command = [SLAPD, "-h", f"{self.url}/", "-F", str(self.config_dir), "-d", "0"]
+        listen = f"{self.url}/ {self.ldaps_url}/"
+        command = [SLAPD, "-h", listen, "-F", str(self.config_dir), "-d", "0"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         eventually(self._answers, f"slapd answering on {self.url}", within=20.0)
 
@@ -201,6 +226,12 @@ class Slapd:
         """SIGSTOP: the kernel still accepts connections, slapd never answers them."""
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGSTOP)
+        eventually(self._stopped, "slapd stopped by SIGSTOP")  # delivery is asynchronous
+
+    def _stopped(self) -> bool:
+        assert self.process is not None
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        return stat.rpartition(")")[2].split()[0] in {"T", "t"}
 
     def resume(self) -> None:
         assert self.process is not None

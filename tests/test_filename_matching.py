@@ -27,7 +27,9 @@ COVERED_ELSEWHERE = {
     "proxy/audit/limits.py": "tests/proxy/audit/test_trail.py",
     "proxy/commands/flags.py": "tests/proxy/commands/test_run.py",
     "proxy/commands/training_sync.py": "tests/proxy/lrs/test_sync.py",
+    "proxy/commands/users_sync.py": "tests/proxy/directory/test_sync.py",
     "proxy/csvimport/reader.py": "tests/proxy/commands/test_users.py",
+    "proxy/directory/plan.py": "tests/proxy/directory/test_sync.py",
     "proxy/fleet/launch.py": WORKERS,
     "proxy/fleet/member.py": WORKERS,
     "proxy/fleet/supervisor.py": WORKERS,
@@ -40,6 +42,7 @@ COVERED_ELSEWHERE = {
     "proxy/setting_defaults.py": "tests/proxy/test_settings.py",
     "proxy/store/access_event.py": "tests/proxy/store/test_events.py",
     "proxy/store/db.py": "tests/proxy/store/test_migrate.py",
+    "proxy/store/directory.py": "tests/proxy/directory/test_sync.py",
     "proxy/store/models.py": "tests/proxy/store/test_migrate.py",
     "proxy/store/xapi.py": "tests/proxy/lrs/test_sync.py",
 }

@@ -11,11 +11,12 @@ import json
 import re
 from urllib.parse import urlsplit
 
-from policy import Decision, Request, Subject
+from policy import Decision, Request
 from policy.hosts import InvalidHost, normalise_host
 from proxy.commands import CommandError, Context, Subparsers, now, option_time, options
 from proxy.plain_text import aligned
 from proxy.store.entitlements import SqlEntitlements
+from proxy.store.people import deactivated_since
 from proxy.store.xapi import latest_completions
 
 OVERRIDE_HEADER = "X-HTTP-Method-Override"
@@ -77,8 +78,15 @@ def run_explain(args: argparse.Namespace, context: Context) -> int:
     decision = policy.decide(subject, Request.to(host, args.method, overrides), at)
     with context.transaction() as session:
         training = latest_completions(session, username, at)
+        inactive = deactivated_since(session, username)
     sentences = list(decision.explanation)
-    if not subject.known:
+    if inactive is not None:
+        sentences.insert(
+            0,
+            f"User {username!r} was deactivated on {inactive.isoformat()} (no longer in the"
+            " directory): decided as a user with no training and no roles.",
+        )
+    elif not subject.known:
         sentences.insert(
             0,
             f"User {username!r} is not in the store:"
@@ -88,6 +96,7 @@ def run_explain(args: argparse.Namespace, context: Context) -> int:
         document = decision.to_json() | {
             "user": username,
             "known_user": subject.known,
+            "deactivated_at": inactive.isoformat() if inactive is not None else None,
             "at": at.isoformat(),
             "method": args.method,
             "explanation": sentences,
@@ -103,7 +112,14 @@ def run_explain(args: argparse.Namespace, context: Context) -> int:
         if args.override is None
         else f"{args.method}, {OVERRIDE_HEADER}: {args.override}"
     )
-    context.say(*_table(decision, subject, method, at.isoformat(), policy.source))
+    user = subject.username or ""
+    if inactive is not None:
+        user += f" (inactive since {inactive.isoformat()})"
+    elif not subject.known:
+        user += " (not in the store)"
+    elif subject.department:
+        user += f" ({subject.department})"
+    context.say(*_table(decision, user, method, at.isoformat(), policy.source))
     # Where each completion came from: a CSV file, `training record`, or `xapi:<statement id>`.
     context.say(
         *(f"training  {m} completed {when.isoformat()} ({source})" for m, when, source in training)
@@ -112,12 +128,7 @@ def run_explain(args: argparse.Namespace, context: Context) -> int:
     return 0
 
 
-def _table(decision: Decision, subject: Subject, method: str, at: str, source: str) -> list[str]:
-    user = subject.username or ""
-    if not subject.known:
-        user += " (not in the store)"
-    elif subject.department:
-        user += f" ({subject.department})"
+def _table(decision: Decision, user: str, method: str, at: str, source: str) -> list[str]:
     rows = [
         ("user", user),
         ("URL host", decision.host),

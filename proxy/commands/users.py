@@ -8,7 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from proxy.commands import CommandError, Context, Subparsers, now, options, refuse_bad_rows
+from proxy.commands import (
+    CommandError,
+    Context,
+    Subparsers,
+    now,
+    options,
+    refuse_bad_rows,
+    users_sync,
+)
 from proxy.csvimport.progress import track_lines
 from proxy.csvimport.rows import (
     MAX_DISPLAY_NAME,
@@ -39,7 +47,7 @@ if TYPE_CHECKING:
 
 
 def register(groups: Subparsers) -> None:
-    group = groups.add_parser("users", help="add and import users")
+    group = groups.add_parser("users", help="add, import and sync users")
     commands = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
     store = options(store=True, policy=True)
     importer = commands.add_parser(
@@ -60,6 +68,7 @@ def register(groups: Subparsers) -> None:
         help="e-mail address: how the learning record store names them",
     )
     add.set_defaults(handler=run_add)
+    users_sync.register(commands)
 
 
 def run_import(args: argparse.Namespace, context: Context) -> int:

@@ -133,8 +133,8 @@ def daily_counts(session: Session, where: list[ColumnElement[bool]]) -> Counts[t
 
 
 def people(department: str | None, manager_role: str, now: datetime) -> Subquery:
-    """Users (of one department when given): id, department, and whether they hold an
-    active grant of `manager_role` at `now` (started, not ended, not revoked)."""
+    """Active users (of one department when given): id, department, and whether they hold
+    an active grant of `manager_role` at `now` (started, not ended, not revoked)."""
     managers = (
         select(RoleGrant.user_id)
         .where(
@@ -151,6 +151,8 @@ def people(department: str | None, manager_role: str, now: datetime) -> Subquery
         User.department.label("department"),
         managers.c.user_id.is_not(None).label("manager"),
     ).outerjoin(managers, managers.c.user_id == User.id)
+    # Someone the directory no longer has (deactivated by `users sync`) is staff no more.
+    query = query.where(User.deactivated_at.is_(None))
     if department is not None:
         query = query.where(User.department == department)
     return query.subquery()

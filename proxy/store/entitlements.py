@@ -1,6 +1,7 @@
 """Build a user's `Subject` from the store: the SQLAlchemy `EntitlementSource`.
 
-Two queries per call: the user row, then completions, grants and live acknowledgements.
+Two queries per call: the user row, then completions, grants and live acknowledgements. A
+deactivated user (`leeway users sync` no longer found them) is decided as an unknown one.
 """
 
 from __future__ import annotations
@@ -42,9 +43,12 @@ class SqlEntitlements:
             raise ValueError(f"naive datetime {now.isoformat()} given as now: use UTC")
         with store_errors(self._url), self._sessions() as session:
             user = session.execute(
-                select(User.id, User.department).where(User.username == username)
+                select(User.id, User.department, User.deactivated_at).where(
+                    User.username == username
+                )
             ).one_or_none()
-            if user is None:
+            if user is None or user.deactivated_at is not None:
+                # No longer in the directory: decided as a user the store does not know.
                 return Subject.anonymous(username)
             rows = session.execute(_entitlements_query(user.id, now)).all()
             return _subject(username, user.department, rows)

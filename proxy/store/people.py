@@ -51,6 +51,11 @@ def stored_username(session: Session, name: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def deactivated_since(session: Session, username: str) -> datetime | None:
+    """When `username` was deactivated (no longer in the directory); None: active or unknown."""
+    return session.scalar(select(User.deactivated_at).where(User.username == username))
+
+
 def email_holder(session: Session, email: str) -> str | None:
     """The username whose e-mail address is `email` (lower-case), if any."""
     return session.scalar(select(User.username).where(User.email == email))

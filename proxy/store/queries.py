@@ -1,6 +1,7 @@
 """Counts over people and training that metrics and reports share: one SELECT for each.
 
-Grouped rows only, never one row per person. Validity bounds are computed in Python
+Grouped rows only, never one row per person; deactivated users (no longer in the directory)
+are not counted. Validity bounds are computed in Python
 (`latest > now - valid_for`), so the SQL compares timestamps and reads the same everywhere.
 """
 
@@ -23,8 +24,12 @@ type Modules = Mapping[str, timedelta | None]
 
 
 def department_sizes(session: Session) -> dict[str | None, int]:
-    """Users per department (None: users without one)."""
-    query = select(User.department, func.count()).group_by(User.department)
+    """Active users per department (None: users without one)."""
+    query = (
+        select(User.department, func.count())
+        .where(User.deactivated_at.is_(None))
+        .group_by(User.department)
+    )
     return {department: int(size) for department, size in session.execute(query).all()}
 
 
@@ -62,7 +67,12 @@ def coverage(modules: Modules, notice: timedelta, now: datetime) -> Select[str, 
         for key, valid_for in modules.items()
         if valid_for is not None
     ]
-    return select(valid.c.module, func.count(), _count(expiring)).group_by(valid.c.module)
+    return (
+        select(valid.c.module, func.count(), _count(expiring))
+        .join(User, User.id == valid.c.user_id)
+        .where(User.deactivated_at.is_(None))  # no longer in the directory: not counted
+        .group_by(valid.c.module)
+    )
 
 
 def _count(conditions: list[ColumnElement[bool]]) -> ColumnElement[int]:

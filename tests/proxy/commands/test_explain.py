@@ -49,6 +49,7 @@ def test_json_has_the_contract_keys(staff: Leeway) -> None:
         "explanation": document["explanation"],
         "user": "alice",
         "known_user": True,
+        "deactivated_at": None,
         "at": AT,
         "method": "GET",
         "training": [],

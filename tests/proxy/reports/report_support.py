@@ -85,6 +85,10 @@ class Rows:
         self.users(department, *names)
         return names
 
+    def deactivate(self, username: str, at: datetime) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.get_one(User, self._id(session, username)).deactivated_at = at
+
     def completion(self, username: str, module: str, at: datetime) -> None:
         with Session(self.engine) as session, session.begin():
             session.add(

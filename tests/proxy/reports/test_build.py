@@ -132,6 +132,15 @@ def test_coverage_counts_valid_training_now(rows: Rows, engine: Engine) -> None:
     ]
 
 
+def test_deactivated_users_are_not_counted(rows: Rows, engine: Engine) -> None:
+    rows.staff("finance", "f", 6)
+    for name in ("f0", "f1"):
+        rows.completion(name, "basics", NOW - DAY)
+    rows.deactivate("f0", NOW - DAY)  # no longer in the directory
+    basics = [(c.group, c.users, c.trained) for c in report(engine).coverage][:1]
+    assert basics == [("finance", 5, 1)]
+
+
 def test_departments_under_k_users_fold_into_other(rows: Rows, engine: Engine) -> None:
     for department, prefix, size in (("finance", "f", 5), ("legal", "l", 4), ("it", "i", 1)):
         rows.staff(department, prefix, size)

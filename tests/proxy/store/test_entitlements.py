@@ -80,6 +80,21 @@ def test_known_user_without_records(engine: Engine) -> None:
     assert subject == Subject(username="ada", known=True, department="finance")
 
 
+def test_a_deactivated_user_is_decided_as_unknown_whatever_they_hold(
+    engine: Engine, queries: list[str]
+) -> None:
+    ada = _add_user(engine, "ada", department="comms")
+    _add(engine, _completion(ada, "social-media-basics", NOW - DAY), _grant(ada, "comms-publisher"))
+    assert SqlEntitlements(engine).subject_for("ada", NOW).grants
+    with session_factory(engine).begin() as session:
+        user = session.get(models.User, ada)
+        assert user is not None
+        user.deactivated_at = NOW - DAY  # `users sync` no longer found them
+    queries.clear()
+    assert SqlEntitlements(engine).subject_for("ada", NOW) == Subject.anonymous("ada")
+    assert len(queries) == 1
+
+
 def test_completions_are_sorted_per_module(engine: Engine, queries: list[str]) -> None:
     ada = _add_user(engine, "ada", department="comms")
     times = [NOW - 400 * DAY, NOW - 3 * DAY, NOW - 30 * DAY]

@@ -81,3 +81,14 @@ def test_coverage_counts_valid_and_expiring_users_per_module(engine: Engine) -> 
         "basics": (4, 2),
         "induction": (1, 0),  # never expires
     }
+
+
+def test_deactivated_users_count_nowhere(engine: Engine) -> None:
+    ids = _people(engine)
+    with session_factory(engine).begin() as session:
+        for name in ("recent", "expiring"):
+            session.get_one(models.User, ids[name]).deactivated_at = NOW - DAY
+    with session_factory(engine)() as session:
+        assert department_sizes(session) == {"finance": 1, "legal": 2, None: 2}
+        rows = session.execute(coverage(MODULES, 14 * DAY, NOW)).all()
+    assert {module: (int(n), int(soon)) for module, n, soon in rows} == {"basics": (2, 1)}

@@ -1,0 +1,147 @@
+"""`leeway users sync --ldap URL ...`: people and directory-group roles from LDAP or AD.
+
+One-shot (for a systemd timer). Each option also has its `LEEWAY_LDAP_<NAME>` variable; the
+bind password comes from `--bind-password-file` or `LEEWAY_LDAP_BIND_PASSWORD`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from proxy.commands import CommandError, Context, now, options
+from proxy.directory.client import DirectoryClient, DirectoryError, Endpoint
+from proxy.directory.entries import MappingError, attribute_map
+from proxy.directory.groups import GroupRoleError, group_role
+from proxy.directory.settings import LdapSettings
+from proxy.directory.sync import Outcome, Search, run_sync
+
+if TYPE_CHECKING:
+    import argparse
+
+    from proxy.commands import Subparsers
+
+MANAGER_ROLE = "manager"  # `leeway report`'s role model counts it though no rule names it
+_OPTIONS = (
+    ("--ldap", "url", "URL", "ldap://host[:port] or ldaps://host[:port]"),
+    ("--bind-dn", "bind_dn", "DN", "the service account that reads the directory"),
+    ("--bind-password-file", "bind_password_file", "F", "file whose first line is its password"),
+    ("--base", "base", "DN", "where people are searched (subtree)"),
+    ("--filter", "filter", "F", "who is a person (default (objectClass=person))"),
+    ("--ldap-ca-file", "ca_file", "FILE", "CA certificates that sign the ldaps:// server's"),
+    ("--ldap-timeout", "timeout", "SECONDS", "time limit of each operation (default 30)"),
+    ("--ldap-page-size", "page_size", "N", "entries asked for per page (default 500)"),
+)
+_REPEATED = (
+    ("--attribute", "attribute", "FIELD=ATTR", "e.g. username=sAMAccountName (default uid)"),
+    ("--group-role", "group_role", "GROUP_DN=ROLE", "members of the group get the role"),
+)
+
+
+def register(commands: Subparsers) -> None:
+    sync = commands.add_parser(
+        "sync",
+        parents=[options(store=True, policy=True)],
+        help="add, update and deactivate users from LDAP or Active Directory",
+        description="Every option also has its LEEWAY_LDAP_<NAME> variable; the password"
+        " is read from --bind-password-file or LEEWAY_LDAP_BIND_PASSWORD.",
+        allow_abbrev=False,  # `--bind-password SECRET` must not pass for --bind-password-file
+    )
+    for flag, name, metavar, text in _OPTIONS:
+        env = f"LEEWAY_LDAP_{name.upper()}"
+        sync.add_argument(flag, dest=f"ldap_{name}", metavar=metavar, help=f"{text} (env {env})")
+    for flag, name, metavar, text in _REPEATED:
+        env = f"LEEWAY_LDAP_{name.upper()}"
+        sync.add_argument(
+            flag, dest=f"ldap_{name}", metavar=metavar, action="append", help=f"{text} (env {env})"
+        )
+    sync.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
+    sync.set_defaults(handler=run_users_sync)
+
+
+def ldap_settings(args: argparse.Namespace) -> LdapSettings:
+    names = [name for _, name, _, _ in (*_OPTIONS, *_REPEATED)]
+    try:
+        return LdapSettings.with_overrides({name: getattr(args, f"ldap_{name}") for name in names})
+    except ValidationError as e:
+        problems = [
+            f"{_flag(str(err['loc'][0]))} (LEEWAY_LDAP_{str(err['loc'][0]).upper()}): {err['msg']}"
+            for err in e.errors(include_input=False)
+        ]
+        raise CommandError("users sync: " + "; ".join(problems)) from None
+
+
+def _flag(name: str) -> str:
+    return next(flag for flag, field, _, _ in (*_OPTIONS, *_REPEATED) if field == name)
+
+
+def run_users_sync(args: argparse.Namespace, context: Context) -> int:
+    settings = ldap_settings(args)
+    try:
+        password = settings.read_password()
+        search = Search(
+            settings.base,
+            settings.filter,
+            attribute_map(settings.attribute),
+            tuple(group_role(text) for text in settings.group_role),
+            settings.page_size,
+        )
+    except (ValueError, MappingError, GroupRoleError) as e:
+        raise CommandError(f"users sync: {e}") from None
+    _warn_unknown_roles(context, search)
+    endpoint = Endpoint(
+        settings.url, settings.bind_dn, password, settings.ca_file, settings.timeout
+    )
+    engine = context.engine()
+    try:
+        with DirectoryClient(endpoint) as client:
+            outcome = run_sync(engine, client, search, now(), dry_run=args.dry_run)
+    except DirectoryError as e:
+        raise CommandError(f"users sync: {e}: nothing changed") from None
+    context.say(*describe(outcome, settings.url, dry_run=args.dry_run))
+    for note in outcome.dropped:
+        print(f"{note.dn}: {note.reason}", file=context.err)
+    return 0
+
+
+def _warn_unknown_roles(context: Context, search: Search) -> None:
+    known = context.policy().roles | {MANAGER_ROLE}
+    for _, role in search.group_roles:
+        if role not in known:
+            print(f"note: no rule of the policy names the role {role!r}", file=context.err)
+
+
+def describe(outcome: Outcome, url: str, *, dry_run: bool) -> list[str]:
+    p = outcome.plan
+    lines = [f"would {line}" for line in _changes(outcome)] if dry_run else []
+    left = f", {p.left_revoked} left revoked (revoked by hand)" if p.left_revoked else ""
+    lines.append(
+        f"{url}: {outcome.found} people found: {len(p.added)} added, {len(p.changed)} changed,"
+        f" {len(p.deactivated)} deactivated, {len(p.reactivated)} reactivated,"
+        f" {p.unchanged} unchanged; role grants: {len(p.grants_added)} added,"
+        f" {len(p.grants_ended)} ended{left}"
+    )
+    if dry_run:
+        lines.append("dry run: nothing written")
+    return lines
+
+
+def _changes(outcome: Outcome) -> list[str]:
+    p = outcome.plan
+    lines = [f"add {v.username} ({v.display_name}, {v.department}, {v.email})" for v in p.added]
+    for user, values in p.changed:
+        before = (user.username, user.display_name, user.department, user.email, user.directory_dn)
+        after = (values.username, values.display_name, values.department, values.email)
+        names = ("username", "display_name", "department", "email", "directory_dn")
+        diffs = [
+            f"{n} {b!r} -> {a!r}"
+            for n, b, a in zip(names, before, (*after, values.directory_dn), strict=True)
+            if a != b
+        ]
+        lines.append(f"change {user.username}: {', '.join(diffs)}")
+    lines += [f"deactivate {user.username}" for user in p.deactivated]
+    lines += [f"reactivate {user.username}" for user, _ in p.reactivated]
+    lines += [f"grant {role} to {name} ({group})" for name, role, group in p.grants_added]
+    lines += [f"end {g.role} of {name} ({g.group})" for g, name in p.grants_ended]
+    return lines

@@ -1,0 +1,1 @@
+"""People and directory-backed roles from LDAP or Active Directory: `leeway users sync`."""
