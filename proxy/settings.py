@@ -1,15 +1,13 @@
 """Leeway's settings: one definition of each, for `LEEWAY_<NAME>` and the command line.
 
 A field of `Settings` is a setting: name, default, constraints and description, once. Its
-variable (`LEEWAY_` + the upper-case name) comes free; a field annotated with a `Flag` gets
-an option too, `--` + the name with dashes, whose help (description and default, from the
-field) `proxy.commands.flags` generates; a bool defaulting to true becomes `--no-<name>`.
+variable (`LEEWAY_` + upper-case name) comes free; a field with a `Flag` gets an option too,
+`--name-with-dashes`, its help made by `proxy.commands.flags` (a bool true by default: `--no-x`).
 Configuration objects are derived with `Settings.fields_of(Config, **derived)`: each field
 is the setting of its name unless derived by the caller (`RunConfig.from_settings`).
 
-A group for another command (e.g. `training sync`'s `LEEWAY_LRS_*`): a group constant
-beside `RUN`, fields annotated `Annotated[str, Flag(TRAINING_SYNC, "URL")]`, and
-`add_setting_flags(parser, settings_in(TRAINING_SYNC))` in the command's `register`.
+Another command's group (`training sync`'s `LEEWAY_LRS_*`): a constant beside `RUN`, fields
+`Annotated[str, Flag(TRAINING_SYNC, "URL")]`, `add_setting_flags(parser, settings_in(...))`.
 Parsing that fails after validation raises `SettingError.of(name, why)` (flag + variable).
 """
 
@@ -22,12 +20,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from policy.destinations import DEFAULT_CONNECT_PORTS, DEFAULT_HTTP_PORTS
+from policy.destinations import DEFAULT_CONNECT_PORTS, DEFAULT_HTTP_PORTS, host_name
 from policy.durations import parse_duration
 
 if TYPE_CHECKING:
@@ -46,8 +44,7 @@ RUN = "run"  # `leeway run`
 
 @dataclass(frozen=True, slots=True)
 class Flag:
-    """A setting's option: its command group, the value's placeholder (none: a switch), and
-    the default to show when it is worked out at start rather than written in the field."""
+    """An option: its command group, placeholder (none: a switch), default shown if computed."""
 
     group: str
     metavar: str | None = None
@@ -176,6 +173,9 @@ class Settings(BaseSettings):
     )
     http_ports: Annotated[str, Flag(RUN, "PORTS")] = Field(
         default=DEFAULT_HTTP_PORTS, description="Ports plain HTTP may reach (ranges: 1025-65535)."
+    )
+    portal_host: Annotated[str, Flag(RUN, "NAME"), AfterValidator(host_name)] = Field(
+        default="leeway.internal", description="Host name of the proxy's own access page."
     )
     metrics_host: Annotated[str, Flag(RUN, "H")] = Field(
         default="127.0.0.1", description="Address the Prometheus /metrics endpoint listens on."
