@@ -55,6 +55,12 @@ class Leeway:
     siblings: Siblings = field(default_factory=NoSiblings)
     # Where the proxy never forwards (its own host, loopback, link-local, other ports).
     destinations: DestinationRules = field(default_factory=DestinationRules)
+    # The host of the access page, which the proxy answers itself (normal form).
+    portal_host: str = "leeway.internal"
+
+    def is_portal(self, host: str) -> bool:
+        """Whether `host` (as a request or a CONNECT names it) is the access page's."""
+        return host == self.portal_host or host.lower().rstrip(".") == self.portal_host
 
     def is_own_endpoint(self, host: str, port: int) -> bool:
         if not self.own_endpoints:

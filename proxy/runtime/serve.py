@@ -97,6 +97,7 @@ async def serve_loop(
         observer=watch.recorder,
         own_endpoints=own_endpoints(config),
         siblings=role.siblings,
+        portal_host=config.portal_host,
         destinations=await asyncio.to_thread(
             for_this_host,
             config.destinations,

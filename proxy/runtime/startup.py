@@ -60,6 +60,7 @@ class RunConfig:
     cache_ttl: float
     cache_max_stale: float
     observability: ObservabilityConfig
+    portal_host: str
 
     @classmethod
     def from_settings(cls, settings: Settings, mitm_options: Iterable[str] = ()) -> RunConfig:
@@ -181,6 +182,7 @@ def print_banner(
         f"  database: {mask_url(engine.url)}",
         f"  TLS interception: {mode}",
         f"  metrics:  {metrics_url or 'off'}",
+        f"  access page: http://{config.portal_host}/ (and https://, through the proxy)",
         *([f"  workers:  {workers} processes sharing the port"] if workers > 1 else []),
         f"  CA certificate: {ca}",
         "  Install it on clients: browse to http://mitm.it through the proxy, or copy the",

@@ -194,6 +194,17 @@ def test_the_continue_path_is_left_to_acknowledge() -> None:
     assert enforce(flow).response is None
 
 
+def test_the_access_page_is_left_to_portal_and_not_counted_as_a_decision() -> None:
+    leeway = make_leeway(SUBJECTS)
+    registry = count_decisions(leeway)
+    for host in ("leeway.internal", "Leeway.Internal."):
+        flow = enforce(request_flow(host, method="POST", path="/requests"), leeway=leeway)
+        assert flow.response is None and METADATA_KEY not in flow.metadata
+    assert counted(registry, "allow", "uncategorized", "none") == 0
+    enforce(request_flow("www.example.org"), leeway=leeway)
+    assert counted(registry, "allow", "uncategorized", "none") == 1
+
+
 @pytest.mark.parametrize("host", ["bad host", "exa_mple..com", "-x-.facebook.com"])
 def test_an_invalid_host_is_a_400(host: str) -> None:
     response = answered(enforce(request_flow(host, headers=NAVIGATE)), 400)
