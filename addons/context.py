@@ -14,9 +14,11 @@ from datetime import datetime
 
 from addons.anonymous import AnonymousAcknowledgements
 from addons.protocols import (
+    AccessRequests,
     AcknowledgementRecorder,
     AddressLookup,
     Entitlements,
+    NoAccessRequests,
     Nobody,
     NoSiblings,
     Observer,
@@ -57,6 +59,7 @@ class Leeway:
     destinations: DestinationRules = field(default_factory=DestinationRules)
     # The host of the access page, which the proxy answers itself (normal form).
     portal_host: str = "leeway.internal"
+    access_requests: AccessRequests = field(default_factory=NoAccessRequests)
 
     def is_portal(self, host: str) -> bool:
         """Whether `host` (as a request or a CONNECT names it) is the access page's."""
