@@ -42,16 +42,19 @@ def problem(
 
 
 def form_of(
-    leeway: Leeway,
-    flow: http.HTTPFlow,
+    portal: str,
     token: str,
     category: str,
     roles: tuple[str, ...],
-    **shown_again: str,
+    *,
+    justification: str = "",
+    error: str = "",
 ) -> RequestForm:
-    """The form to ask for one of `roles`, posted to the access page in `flow`'s scheme."""
-    action = f"{portal_base(leeway, flow)}{REQUESTS_PATH.lstrip('/')}"
-    return RequestForm(action, token, category, roles, **shown_again)
+    """The form to ask for one of `roles`, posted to the access page at `portal` (its base
+    URL, in the scheme of the page the form is on); `justification` and `error`: an attempt
+    shown again."""
+    action = f"{portal}{REQUESTS_PATH.lstrip('/')}"
+    return RequestForm(action, token, category, roles, justification, error)
 
 
 def _small(request: http.Request) -> bool:
@@ -154,7 +157,6 @@ class Asking:
             now=self.now(),
             lifetime=TOKEN_LIFETIME,
         )
-        form = form_of(
-            self.leeway, flow, token, category, (role,), justification=given, error=error
-        )
+        portal = portal_base(self.leeway, flow)
+        form = form_of(portal, token, category, (role,), justification=given, error=error)
         answer_page(self.leeway, flow, 400, "request.html", request_form=form)

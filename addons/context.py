@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from addons.anonymous import AnonymousAcknowledgements
+from addons.page_templates import Templates, bundled
 from addons.protocols import (
     AccessRequests,
     AcknowledgementRecorder,
@@ -57,6 +58,8 @@ class Leeway:
     siblings: Siblings = field(default_factory=NoSiblings)
     # Where the proxy never forwards (its own host, loopback, link-local, other ports).
     destinations: DestinationRules = field(default_factory=DestinationRules)
+    # The pages' templates (an operator's over the bundled ones) and the access page's URL.
+    templates: Templates = field(default_factory=bundled)
     # The host of the access page, which the proxy answers itself (normal form).
     portal_host: str = "leeway.internal"
     access_requests: AccessRequests = field(default_factory=NoAccessRequests)
@@ -64,6 +67,11 @@ class Leeway:
     def is_portal(self, host: str) -> bool:
         """Whether `host` (as a request or a CONNECT names it) is the access page's."""
         return host == self.portal_host or host.lower().rstrip(".") == self.portal_host
+
+    @property
+    def portal_url(self) -> str:
+        """The access page's address over plain HTTP (the pages use their own scheme's)."""
+        return f"http://{self.portal_host}/"
 
     def is_own_endpoint(self, host: str, port: int) -> bool:
         if not self.own_endpoints:

@@ -1,22 +1,31 @@
 """The pages people see: the warning interstitial, the block page and short refusals.
 
-Pure and self-contained (no external assets, no JavaScript); every printed value is escaped.
+The pages are Jinja2 templates (`addons/templates/`, or an operator's own: see
+`addons.page_templates`), self-contained (no external assets, no JavaScript) and escaped.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from string import Template
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
+
+from addons.page_templates import Samples, Templates, bundled
+
+DEFAULT_PORTAL_URL = "http://leeway.internal/"
+JUSTIFICATION_MAX = 500
 
 
 @dataclass(frozen=True, slots=True)
 class Course:
     title: str
     url: str
+
+    @property
+    def link(self) -> str | None:
+        """The URL if it is a web link: a "javascript:" URL in a policy file must not run."""
+        return self.url if urlsplit(self.url).scheme.lower() in ("http", "https") else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +50,20 @@ class ContinueForm:
     next: str
 
 
+@dataclass(frozen=True, slots=True)
+class RequestForm:
+    """The block page's form to ask for one of `roles` for `category` (posted to `action`).
+    `justification` and `error` show a refused attempt again."""
+
+    action: str
+    token: str
+    category: str
+    roles: tuple[str, ...]
+    justification: str = ""
+    error: str = ""
+    max_length: int = JUSTIFICATION_MAX
+
+
 # Both pages answer 403: the page asked for was not served. A 200 would be heuristically
 # cacheable (RFC 9111 4.2.2) and, worse, a site's service worker (Workbox caches statuses
 # 0 and 200) could store the interstitial as the site's own page. Browsers render a 403's
@@ -49,7 +72,11 @@ WARN_STATUS = 403
 BLOCK_STATUS = 403
 REFUSAL_STATUS = 403
 
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'"
+# An operator's logo may be a data: URI (`brand.html`); nothing loads from elsewhere.
+_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+    "base-uri 'none'"
+)
 # The headers of every answer of Leeway's own, page or refusal (`addons.respond` sets
 # them): never stored, never sniffed as another type. The pages add theirs to these.
 ANSWER_HEADERS: tuple[tuple[str, str], ...] = (
@@ -69,69 +96,71 @@ WARN_HEADERS: tuple[tuple[str, str], ...] = (
 )
 BLOCK_HEADERS: tuple[tuple[str, str], ...] = (*_PAGE_HEADERS, ("Content-Security-Policy", _CSP))
 
-_CSS = (
-    "body{font-family:system-ui,sans-serif;line-height:1.5;margin:0;"
-    "background:#f3f3f0;color:#1d1d1b}"
-    "main{max-width:40rem;margin:2rem auto;padding:1.5rem 2rem;background:#fff;"
-    "border-radius:8px}"
-    "h1{font-size:1.5rem;margin-top:0}h2{font-size:1.1rem;margin-bottom:.25rem}"
-    "a{color:#1a5fb4}.ref{color:#555;font-size:.9rem}"
-    "button{font:inherit;padding:.6rem 1.2rem;border:0;border-radius:6px;"
-    "background:#1a5fb4;color:#fff;cursor:pointer}"
-)
-_PAGE = Template(
-    "<!doctype html>\n"
-    '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-    '<meta name="referrer" content="no-referrer">\n'
-    "<title>$title</title>\n<style>$css</style>\n</head>\n"
-    "<body>\n<main>\n<h1>$title</h1>\n$body</main>\n</body>\n</html>\n"
-)
-_FORM = Template(
-    '<form method="post" action="$action">\n'
-    '<input type="hidden" name="token" value="$token">\n'
-    '<input type="hidden" name="next" value="$next">\n'
-    '<p><button type="submit">Continue to $host</button></p>\n</form>\n'
-)
 
-
-def warn_page(facts: PageFacts, form: ContinueForm) -> tuple[int, str]:
+def warn_page(
+    facts: PageFacts,
+    form: ContinueForm,
+    *,
+    templates: Templates | None = None,
+    portal_url: str = DEFAULT_PORTAL_URL,
+) -> tuple[int, str]:
     """The interstitial: guidance, the reason, the courses, and one Continue button."""
-    host, category = _e(facts.host), _e(facts.category)
-    if facts.renewal:
-        title = f"Renew your training to keep using {host}"
-        intro = f"You can still use {host}, a site in the <strong>{category}</strong> category."
-        courses_heading = "Renew your training"
-    else:
-        verb = "post to" if facts.write else "continue to"
-        title = f"Before you {verb} {host}"
-        intro = f"{host} is a site in the <strong>{category}</strong> category."
-        courses_heading = "To stop seeing this page, complete"
-    parts = [_p(intro), _p(_e(facts.reason))]
-    if facts.write:
-        parts.append(_p("Nothing has been sent yet: after you continue, send it again."))
-    parts.append(_section("Please keep in mind", [_e(g) for g in facts.guidance]))
-    parts.append(_section(courses_heading, [_course(c) for c in facts.courses]))
-    parts.append(_continue(form, host))
-    parts.append(_p("When you continue, we note that you have read this notice.", "ref"))
-    parts.append(_reference(facts.reference))
-    return WARN_STATUS, _page(title, parts)
+    form = replace(form, next=safe_next(form.next))
+    page = (templates or bundled()).render(
+        "warn.html", facts=facts, form=form, portal_url=portal_url
+    )
+    return WARN_STATUS, page
 
 
-def block_page(facts: PageFacts) -> tuple[int, str]:
-    """The block page: why, and which course or role would give access."""
-    host, category = _e(facts.host), _e(facts.category)
-    title = f"Posting to {host} is blocked" if facts.write else f"Access to {host} is blocked"
-    remedies = [f"Complete the course {_course(c)}." for c in facts.courses]
-    remedies += [f"Ask your manager for the <strong>{_e(r)}</strong> role." for r in facts.roles]
-    parts = [
-        _p(f"{host} is a site in the <strong>{category}</strong> category."),
-        _p(_e(facts.reason)),
-        _section("What would give you access", remedies)
-        or _p("No course or role gives access. If you need it for your work, ask the help desk."),
-        _reference(facts.reference),
-    ]
-    return BLOCK_STATUS, _page(title, parts)
+def block_page(
+    facts: PageFacts,
+    *,
+    request_form: RequestForm | None = None,
+    templates: Templates | None = None,
+    portal_url: str = DEFAULT_PORTAL_URL,
+) -> tuple[int, str]:
+    """The block page: why, which course or role would give access, and maybe a form to
+    ask for the role."""
+    page = (templates or bundled()).render(
+        "block.html", facts=facts, request_form=request_form, portal_url=portal_url
+    )
+    return BLOCK_STATUS, page
+
+
+_SAMPLE_FACTS = PageFacts(
+    host="www.example.com",
+    category="social",
+    guidance=("If in doubt, don't post it.",),
+    reason="You have not completed Social media basics yet.",
+    courses=(Course("Social media basics", "https://learning.example.org/smb"),),
+    roles=("comms-publisher",),
+    reference="ABC123",
+)
+_BARE_FACTS = replace(_SAMPLE_FACTS, guidance=(), reason="", courses=(), roles=(), reference="")
+_SAMPLE_FORM = ContinueForm("/.well-known/leeway/continue", "token", "/")
+_SAMPLE_REQUEST = RequestForm("http://leeway.internal/requests", "token", "social", ("a",))
+# Each branch of the bundled pages, for the check of an operator's templates at start.
+PAGE_SAMPLES: Samples = {
+    "warn.html": [
+        {"facts": facts, "form": _SAMPLE_FORM, "portal_url": DEFAULT_PORTAL_URL}
+        for facts in (
+            _SAMPLE_FACTS,
+            _BARE_FACTS,
+            replace(_SAMPLE_FACTS, renewal=True),
+            replace(_SAMPLE_FACTS, write=True),
+        )
+    ],
+    "block.html": [
+        {"facts": facts, "request_form": form, "portal_url": DEFAULT_PORTAL_URL}
+        for facts, form in (
+            (_SAMPLE_FACTS, None),
+            (replace(_SAMPLE_FACTS, write=True), None),
+            (_BARE_FACTS, None),
+            (_SAMPLE_FACTS, _SAMPLE_REQUEST),
+            (_SAMPLE_FACTS, replace(_SAMPLE_REQUEST, roles=("a", "b"), error="Too long.")),
+        )
+    ],
+}
 
 
 def short_refusal(facts: PageFacts, *, action: str, accept: str) -> tuple[int, bytes, str]:
@@ -181,49 +210,6 @@ def safe_next(value: str) -> str:
     if any(c.isspace() or not c.isprintable() for c in value):
         return "/"
     return value
-
-
-def _page(title: str, parts: list[str]) -> str:
-    return _PAGE.substitute(title=title, css=_CSS, body="".join(parts))
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def _p(inner: str, cls: str = "") -> str:
-    attribute = f' class="{cls}"' if cls else ""
-    return f"<p{attribute}>{inner}</p>\n" if inner else ""
-
-
-def _section(heading: str, items: list[str]) -> str:
-    """A heading and a list of already-escaped items; nothing when there are none."""
-    if not items:
-        return ""
-    lines = "".join(f"<li>{item}</li>\n" for item in items)
-    return f"<h2>{heading}</h2>\n<ul>\n{lines}</ul>\n"
-
-
-def _course(course: Course) -> str:
-    # Only web links become links: a "javascript:" URL in a policy file must not run.
-    if urlsplit(course.url).scheme.lower() not in ("http", "https"):
-        return _e(course.title)
-    return f'<a href="{_e(course.url)}" rel="noreferrer">{_e(course.title)}</a>'
-
-
-def _continue(form: ContinueForm, host: str) -> str:
-    return _FORM.substitute(
-        action=_e(form.action), token=_e(form.token), next=_e(safe_next(form.next)), host=host
-    )
-
-
-def _reference(reference: str) -> str:
-    if not reference:
-        return _p("If you need help, contact the help desk.", "ref")
-    return _p(
-        f"If you need help, quote reference <strong>{_e(reference)}</strong> to the help desk.",
-        "ref",
-    )
 
 
 def _wants_json(accept: str) -> bool:

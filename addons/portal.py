@@ -21,7 +21,7 @@ from addons import tokens
 from addons.access_page import REQUEST_PATH, REQUESTS_PATH, access_document, request_document
 from addons.asking import TOKEN_LIFETIME, Asking, form_of, problem
 from addons.context import Leeway
-from addons.portal_http import answer_json, answer_page, wants_json
+from addons.portal_http import answer_json, answer_page, portal_base, wants_json
 from addons.protocols import RecordsUnavailable, RequestRecord
 from addons.who import Who, who_of
 from policy import Subject
@@ -64,14 +64,17 @@ class Portal:
             return None
         method, path = flow.request.method.upper(), flow.request.path.partition("?")[0]
         if method not in ALLOWED:
-            return problem(self.leeway, flow, 405, "This page can only be read.", allow=ALLOWED)
+            problem(self.leeway, flow, 405, "This page can only be read.", allow=ALLOWED)
+            return None
         if path.startswith(f"{REQUESTS_PATH}/") and method != "POST":
             return self._one_request(flow, path.removeprefix(f"{REQUESTS_PATH}/"))
         allowed = ROUTES.get(path)
         if allowed is None:
-            return problem(self.leeway, flow, 404, "There is no such page here.")
+            problem(self.leeway, flow, 404, "There is no such page here.")
+            return None
         if method not in allowed:
-            return problem(self.leeway, flow, 405, "Not here.", allow=allowed)
+            problem(self.leeway, flow, 405, "This page does not take that method.", allow=allowed)
+            return None
         if method == "POST":
             self.asking.before_the_body(flow)  # answered in `request`, with the form
             return None
@@ -163,5 +166,5 @@ class Portal:
             now=self.now(),
             lifetime=TOKEN_LIFETIME,
         )
-        form = form_of(self.leeway, flow, token, category, (role,))
+        form = form_of(portal_base(self.leeway, flow), token, category, (role,))
         answer_page(self.leeway, flow, 200, "request.html", request_form=form)

@@ -72,10 +72,11 @@ def answer(flow: http.HTTPFlow, status: int, body: bytes, content_type: str) -> 
 
 
 def answer_page(
-    leeway: Leeway, flow: http.HTTPFlow, status: int, template: str, **context: object
+    leeway: Leeway, flow: http.HTTPFlow, code: int, template: str, /, **context: object
 ) -> None:
+    """The page `template` with `context` (and `portal_url`), answered with status `code`."""
     page = leeway.templates.render(template, portal_url=portal_base(leeway, flow), **context)
-    answer(flow, status, page.encode(), "text/html; charset=utf-8")
+    answer(flow, code, page.encode(), "text/html; charset=utf-8")
 
 
 def answer_json(flow: http.HTTPFlow, status: int, document: object) -> None:

@@ -69,7 +69,7 @@ def answer_decision(
         status, body, ctype = short_refusal(facts, action=str(decision.action), accept=accept)
         _answer(flow, http.Response.make(status, body, own_headers(ctype)))
     elif decision.action is Action.BLOCK:
-        status, html = block_page(facts)
+        status, html = block_page(facts, templates=leeway.templates, portal_url=leeway.portal_url)
         _answer(flow, http.Response.make(status, html, own_headers(_HTML, BLOCK_HEADERS)))
     else:
         token = tokens.issue(
@@ -80,7 +80,9 @@ def answer_decision(
             lifetime=TOKEN_LIFETIME,
         )
         form = ContinueForm(CONTINUE_PATH, token, flow.request.path)
-        status, html = warn_page(facts, form)
+        status, html = warn_page(
+            facts, form, templates=leeway.templates, portal_url=leeway.portal_url
+        )
         _answer(flow, http.Response.make(status, html, own_headers(_HTML, WARN_HEADERS)))
     logger.info(
         "ref %s: %s %s %s (%s, %s)",

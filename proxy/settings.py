@@ -1,19 +1,20 @@
 """Leeway's settings: one definition of each, for `LEEWAY_<NAME>` and the command line.
 
 A field of `Settings` is a setting: name, default, constraints and description, once. Its
-variable (`LEEWAY_` + upper-case name) comes free; a field with a `Flag` gets an option too,
-`--name-with-dashes`, its help made by `proxy.commands.flags` (a bool true by default: `--no-x`).
+variable (`LEEWAY_` + the upper-case name) comes free; a field annotated with a `Flag` gets
+an option too, `--` + the name with dashes, whose help (description and default, from the
+field) `proxy.commands.flags` generates; a bool defaulting to true becomes `--no-<name>`.
 Configuration objects are derived with `Settings.fields_of(Config, **derived)`: each field
 is the setting of its name unless derived by the caller (`RunConfig.from_settings`).
 
-Another command's group (`training sync`'s `LEEWAY_LRS_*`): a constant beside `RUN`, fields
-`Annotated[str, Flag(TRAINING_SYNC, "URL")]`, `add_setting_flags(parser, settings_in(...))`.
+A group for another command (e.g. `training sync`'s `LEEWAY_LRS_*`): a group constant
+beside `RUN`, fields annotated `Annotated[str, Flag(TRAINING_SYNC, "URL")]`, and
+`add_setting_flags(parser, settings_in(TRAINING_SYNC))` in the command's `register`.
 Parsing that fails after validation raises `SettingError.of(name, why)` (flag + variable).
 """
 
 from __future__ import annotations
 
-import getpass
 import socket
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -22,11 +23,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from policy.destinations import DEFAULT_CONNECT_PORTS, DEFAULT_HTTP_PORTS, host_name
 from policy.durations import parse_duration
+from proxy.setting_defaults import default_audit_journal, login_name
 
 if TYPE_CHECKING:
     import argparse
@@ -44,7 +44,8 @@ RUN = "run"  # `leeway run`
 
 @dataclass(frozen=True, slots=True)
 class Flag:
-    """An option: its command group, placeholder (none: a switch), default shown if computed."""
+    """A setting's option: its command group, the value's placeholder (none: a switch), and
+    the default to show when it is worked out at start rather than written in the field."""
 
     group: str
     metavar: str | None = None
@@ -78,30 +79,6 @@ class SettingError(ValueError):
     @classmethod
     def of(cls, name: str, why: object) -> SettingError:
         return cls(f"{flag_name(name)} ({variable_name(name)}): {why}")
-
-
-def login_name() -> str:
-    """Who runs the command, for `granted_by` and `revoked_by` (`unknown` if the OS can't say)."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        # No LOGNAME/USER and no passwd entry: a container started with a bare uid.
-        return "unknown"
-
-
-def default_audit_journal(db_url: str, confdir: Path) -> Path:
-    """Where audit events wait when no journal is named: `leeway.db` -> `leeway-audit.journal`
-    beside a SQLite file; for PostgreSQL (or SQLite in memory) in this proxy's confdir, which
-    every instance has of its own, private and kept across restarts."""
-    try:
-        url = make_url(db_url)
-    except ArgumentError:  # reported when the store is opened; any place will do meanwhile
-        url = None
-    database = url.database if url is not None and url.get_backend_name() == "sqlite" else None
-    if database and database != ":memory:" and not database.startswith("file:"):
-        store = Path(database)
-        return store.with_name(f"{store.stem}-audit.journal")
-    return confdir / "leeway-audit.journal"
 
 
 class Settings(BaseSettings):
@@ -155,6 +132,10 @@ class Settings(BaseSettings):
     )
     warn_without_intercept: Annotated[Literal["block", "allow"], Flag(RUN, "block|allow")] = Field(
         default="block", description="What a warn becomes when TLS is not intercepted."
+    )
+    templates: Annotated[Path | None, Flag(RUN, "DIR", "the bundled pages")] = Field(
+        default=None,
+        description="Directory of page templates that replace the bundled ones of the same name.",
     )
     cache_ttl: Annotated[float, Flag(RUN, "SECONDS")] = Field(
         default=5.0, gt=0, description="Seconds a user's entitlements are cached by the proxy."

@@ -37,6 +37,7 @@ COVERED_ELSEWHERE = {
     "proxy/reports/format.py": "tests/proxy/commands/test_report.py",
     "proxy/reports/queries.py": "tests/proxy/reports/test_build.py",
     "proxy/runtime/startup.py": "tests/proxy/runtime/test_serve.py",
+    "proxy/setting_defaults.py": "tests/proxy/test_settings.py",
     "proxy/store/access_event.py": "tests/proxy/store/test_events.py",
     "proxy/store/db.py": "tests/proxy/store/test_migrate.py",
     "proxy/store/models.py": "tests/proxy/store/test_migrate.py",

@@ -32,16 +32,22 @@ def register(groups: Subparsers) -> None:
 
 
 def run_proxy(args: argparse.Namespace, context: Context) -> int:
-    from proxy.runtime.startup import RunConfig, StartupError, load_run_policy
+    from proxy.runtime.startup import (
+        RunConfig,
+        StartupError,
+        load_run_policy,
+        load_run_templates,
+    )
 
     try:
         config = RunConfig.from_settings(context.settings, args.mitm_options)
     except SettingError as e:
         raise CommandError(str(e)) from None
     try:
-        # A policy with a mistake is refused before mitmproxy, which takes seconds to
-        # import, is loaded: only this command loads it, and only once the policy holds.
+        # A policy or a template with a mistake is refused before mitmproxy, which takes
+        # seconds to import, is loaded: only this command loads it, and only once both hold.
         load_run_policy(config.policy_path)
+        load_run_templates(config.templates)
         from proxy.fleet.launch import supervise
         from proxy.runtime.serve import serve
 

@@ -36,7 +36,13 @@ from proxy.runtime.changes import ChangeListener
 from proxy.runtime.entitlement_cache import EntitlementCache
 from proxy.runtime.host_addresses import for_this_host
 from proxy.runtime.observability import Observability
-from proxy.runtime.startup import Alone, RunConfig, StartupError, preflight
+from proxy.runtime.startup import (
+    Alone,
+    RunConfig,
+    StartupError,
+    load_run_templates,
+    preflight,
+)
 from proxy.store.db import StoreUnavailable
 from proxy.store.entitlements import SqlEntitlements
 
@@ -71,6 +77,7 @@ async def serve_loop(
 ) -> int:
     """The proxy in this process's event loop, in its `role` (default: alone).
     `first`: addons that run before Leeway's own, in its chain (a test's part that fails)."""
+    templates = load_run_templates(config.templates)
     opts = options.Options(
         listen_host=config.listen_host,
         listen_port=config.listen_port,
@@ -97,6 +104,7 @@ async def serve_loop(
         trusted_peers=config.trusted_peers,
         warn_without_intercept=config.warn_without_intercept,
         observer=watch.recorder,
+        templates=templates,
         own_endpoints=own_endpoints(config),
         siblings=role.siblings,
         portal_host=config.portal_host,

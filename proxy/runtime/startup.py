@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from addons.page_templates import TemplateRefused, Templates
+from addons.pages import PAGE_SAMPLES
 from addons.protocols import NoSiblings
 from policy import Action, PolicyError, load_default_policy, load_policy
 from policy.destinations import DestinationError, DestinationRules, Ports, parse_networks
@@ -59,6 +61,7 @@ class RunConfig:
     destinations: DestinationRules
     cache_ttl: float
     cache_max_stale: float
+    templates: Path | None
     observability: ObservabilityConfig
     portal_host: str
 
@@ -99,6 +102,15 @@ def load_run_policy(path: Path | None) -> Policy:
     except PolicyError as e:
         # One line per mistake, each naming the file: the first follows the prefix.
         raise StartupError(f"policy refused: {e}") from None
+
+
+def load_run_templates(directory: Path | None) -> Templates:
+    """The pages' templates, an operator's directory over the bundled ones, each page
+    rendered once: a mistake is refused with its file and line."""
+    try:
+        return Templates.load(directory, PAGE_SAMPLES)
+    except TemplateRefused as e:
+        raise StartupError(f"templates refused: {e}") from None
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -14,6 +14,7 @@ from mitmproxy.http import Headers
 
 from addons.pages import (
     BLOCK_HEADERS,
+    DEFAULT_PORTAL_URL,
     WARN_HEADERS,
     ContinueForm,
     Course,
@@ -102,7 +103,7 @@ def test_warn_page_shows_category_guidance_reason_and_course() -> None:
     assert "You represent the organisation online as well as off." in text
     assert "If in doubt, don't." in text
     assert FACTS.reason in text
-    assert _Page(markup).links == [COURSE.url]
+    assert _Page(markup).links == [COURSE.url, DEFAULT_PORTAL_URL]
 
 
 def test_warn_page_form_posts_token_and_next() -> None:
@@ -172,7 +173,7 @@ def test_block_page_shows_courses_roles_and_reference() -> None:
     facts = replace(FACTS, courses=(COURSE, second), roles=("comms-publisher",))
     _, markup = block_page(facts)
     text = _text(markup)
-    assert _Page(markup).links == [COURSE.url, second.url]
+    assert _Page(markup).links == [COURSE.url, second.url, DEFAULT_PORTAL_URL]
     assert "Ask your manager for the comms-publisher role." in text
     assert "quote reference ABC123 to the help desk" in text
     assert FACTS.reason in text
@@ -189,7 +190,7 @@ def test_block_page_with_nothing_that_gives_access() -> None:
 def test_only_web_links_become_links() -> None:
     facts = replace(FACTS, courses=(Course("Sneaky", "javascript:alert(1)"),))
     for markup in (warn_page(facts, FORM)[1], block_page(facts)[1]):
-        assert _Page(markup).links == []
+        assert _Page(markup).links == [DEFAULT_PORTAL_URL]
         assert "Sneaky" in markup
         assert "javascript:" not in markup
 
@@ -225,8 +226,8 @@ def test_pages_are_self_contained(tmp_path: Path) -> None:
         path = tmp_path / name
         path.write_text(markup, encoding="utf-8")
         saved = path.read_bytes().decode("utf-8")
-        without_courses = saved.replace(COURSE.url, "")
-        assert "http" not in without_courses.lower(), name
+        without_links = saved.replace(COURSE.url, "").replace(DEFAULT_PORTAL_URL, "")
+        assert "http" not in without_links.lower(), name
         assert "<script" not in saved and "src=" not in saved, name
         assert "@import" not in saved and "url(" not in saved, name
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy import settings
+from proxy import setting_defaults
 from proxy.cli import main
 from proxy.settings import DEFAULT_DB_URL, Settings
 
@@ -38,7 +38,7 @@ def test_no_login_name_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
         raise OSError("no login name")
 
     monkeypatch.setattr(getpass, "getuser", no_login)
-    assert settings.login_name() == "unknown"
+    assert setting_defaults.login_name() == "unknown"
 
 
 def test_a_bad_setting_is_refused_naming_its_variable(

@@ -34,6 +34,7 @@ SAMPLES = {
     "trusted_header": "X-Remote-User",
     "trusted_peers": "10.0.0.0/8,fd00::/8",
     "warn_without_intercept": "allow",
+    "templates": "/etc/leeway/templates",
     "cache_ttl": "7.5",
     "cache_max_stale": "60",
     "allow_destinations": "192.168.0.0/16",
