@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from addons.page_templates import TemplateRefused, Templates
 from addons.pages import PAGE_SAMPLES
+from addons.portal_samples import PORTAL_SAMPLES
 from addons.protocols import NoSiblings
 from policy import Action, PolicyError, load_default_policy, load_policy
 from policy.destinations import DestinationError, DestinationRules, Ports, parse_networks
@@ -108,7 +109,7 @@ def load_run_templates(directory: Path | None) -> Templates:
     """The pages' templates, an operator's directory over the bundled ones, each page
     rendered once: a mistake is refused with its file and line."""
     try:
-        return Templates.load(directory, PAGE_SAMPLES)
+        return Templates.load(directory, {**PAGE_SAMPLES, **PORTAL_SAMPLES})
     except TemplateRefused as e:
         raise StartupError(f"templates refused: {e}") from None
 
