@@ -95,6 +95,7 @@ class Portal:
             self.leeway.policy, who, subject, standing(self.leeway.policy, subject, now), requests
         )
         status = 200 if readable and not subject.degraded else 503
+        document["records_available"] = status == 200
         if wants_json(flow.request.headers.get("accept", "")):
             answer_json(flow, status, document)
         else:

@@ -70,7 +70,7 @@ SAMPLE_PERSON: dict[str, Any] = {
     },
     "records_available": True,
     "policy_revision": "abc",
-    "categories": [_CATEGORY],
+    "categories": [_CATEGORY, {**_CATEGORY, "name": "rich-media", "read": _BLOCKED}],
     "courses": [
         _PERSONAL_COURSE,
         {**_PERSONAL_COURSE, "state": "expired"},
