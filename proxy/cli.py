@@ -24,6 +24,7 @@ from proxy.commands import (
     pac,
     policy_check,
     report,
+    requests,
     training,
     users,
 )
@@ -40,6 +41,7 @@ COMMAND_GROUPS = (
     users,
     training,
     grants,
+    requests,
     addresses,
     explain,
     audit,

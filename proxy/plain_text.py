@@ -5,6 +5,7 @@ Scripts read the JSON and CSV outputs; these are for people, but kept stable all
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,6 +13,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 GAP = "  "  # between two columns
+# Control (C0, DEL, C1), format (bidi overrides, zero-width) and line and paragraph separators:
+# shown raw, they move the cursor, recolour or reorder the screen, or forge a line.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def aligned(
@@ -40,3 +44,15 @@ def aligned(
 def when(moment: datetime, *, seconds: bool = False) -> str:
     """`moment` to the minute (or the second), as `2026-06-15 12:00 UTC`."""
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+def printable(text: str) -> str:
+    """`text` safe to print in a terminal: every control or format character, and the line
+    separators, escaped as Python writes them (`\\n`, `\\x1b`, `\\u202e`); `\\` doubled."""
+    return "".join(_escaped(ch) for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    if ch == "\\" or unicodedata.category(ch) in _UNPRINTABLE:
+        return ch.encode("unicode_escape").decode("ascii")
+    return ch

@@ -1,4 +1,5 @@
-"""Metrics read at scrape time: training coverage from the store, cache counters, queue depth.
+"""Metrics read at scrape time: training coverage and access requests from the store, cache
+counters, queue depth.
 
 A scrape runs in prometheus_client's HTTP thread, so a query there never blocks the event loop.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -15,13 +17,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from proxy.store import queries
+from proxy.store.access_requests import State, count_by_state
 from proxy.store.db import StoreUnavailable, session_factory, store_errors
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from prometheus_client.metrics_core import Metric
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Engine, Row
+    from sqlalchemy.orm import Session
 
     from policy.engine import Policy
     from proxy.runtime.entitlement_cache import CacheStats
@@ -29,8 +33,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("leeway.metrics")
 
 
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """One read of the store: module -> (users trained, of them expiring); requests by state."""
+
+    modules: Mapping[str, tuple[int, int]]
+    requests: Mapping[State, int] = field(default_factory=dict)
+
+
 class GaugeSource(Protocol):
-    def read(self) -> Mapping[str, tuple[int, int]]: ...
+    def read(self) -> Readings: ...
 
 
 def _utcnow() -> datetime:
@@ -58,19 +70,19 @@ class StoreGauges:
         modules = {key: module.valid_for for key, module in policy.modules.items()}
         return cls(engine, modules, policy.settings.renewal_notice)
 
-    def read(self) -> dict[str, tuple[int, int]]:
-        """module -> (users with a valid completion, those of them expiring within the notice).
-
-        `StoreUnavailable` when the database fails.
-        """
+    def read(self) -> Readings:
+        """module -> (users with a valid completion, those of them expiring within the notice),
+        and the access requests in each state. `StoreUnavailable` when the database fails."""
         counts = dict.fromkeys(self._modules, (0, 0))
-        if not self._modules:
-            return counts
-        query = queries.coverage(self._modules, self._notice, self._now())
         with store_errors(self._url), self._sessions() as session:
-            rows = session.execute(query).all()
+            rows = self._coverage(session) if self._modules else []
+            requests = count_by_state(session)
         counts.update({module: (int(trained), int(expiring)) for module, trained, expiring in rows})
-        return counts
+        return Readings(counts, requests)
+
+    def _coverage(self, session: Session) -> Sequence[Row[str, int, int]]:
+        query = queries.coverage(self._modules, self._notice, self._now())
+        return session.execute(query).all()
 
     def department_sizes(self) -> dict[str | None, int]:
         """Users per department (None: users without one), for `DepartmentLabels`."""
@@ -79,7 +91,8 @@ class StoreGauges:
 
 
 class StoreGaugeCollector(Collector):
-    """leeway_users_trained and leeway_users_training_expiring, re-read at most every `max_age`.
+    """leeway_users_trained, leeway_users_training_expiring and leeway_access_requests,
+    re-read at most every `max_age`.
 
     When the store fails the last values stay (none before the first good read) and
     `on_error` is called; the next attempt waits `max_age` too, so a down database does
@@ -99,7 +112,7 @@ class StoreGaugeCollector(Collector):
         self._max_age = max_age
         self._clock = clock
         self._lock = threading.Lock()  # concurrent scrapes make one query, not several
-        self._values: Mapping[str, tuple[int, int]] | None = None
+        self._values: Readings | None = None
         self._read_at: float | None = None
 
     def replace(self, source: GaugeSource) -> None:
@@ -126,7 +139,7 @@ class StoreGaugeCollector(Collector):
             log.warning("training gauges not refreshed, keeping the last values: %s", e)
 
 
-def _families(values: Mapping[str, tuple[int, int]] | None) -> list[Metric]:
+def _families(values: Readings | None) -> list[Metric]:
     trained = GaugeMetricFamily(
         "leeway_users_trained", "Users with a valid completion of a module", labels=["module"]
     )
@@ -135,10 +148,16 @@ def _families(values: Mapping[str, tuple[int, int]] | None) -> list[Metric]:
         "Users whose valid completion of a module runs out within the renewal notice",
         labels=["module"],
     )
-    for module, (count, soon) in sorted((values or {}).items()):
-        trained.add_metric([module], count)
-        expiring.add_metric([module], soon)
-    return [trained, expiring]
+    requests = GaugeMetricFamily(
+        "leeway_access_requests", "Staff's requests for a role, by state", labels=["state"]
+    )
+    if values is not None:
+        for module, (count, soon) in sorted(values.modules.items()):
+            trained.add_metric([module], count)
+            expiring.add_metric([module], soon)
+        for state in State:
+            requests.add_metric([state.value], values.requests.get(state, 0))
+    return [trained, expiring, requests]
 
 
 class Scraped(Collector):

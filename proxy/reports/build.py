@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from proxy.privacy import OTHER, fold_departments
 from proxy.reports import queries as q
+from proxy.reports.requests import RequestCount, request_counts
 from proxy.store.queries import department_sizes, valid_completions
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ class Report:
     coverage: tuple[Coverage, ...]
     role_model: tuple[Coverage, ...]
     trend: tuple[DayCount, ...]
+    requests: tuple[RequestCount, ...] = ()  # access requests: proxy.reports.requests
 
 
 def build_report(session: Session, policy: Policy, scope: Scope) -> Report:
@@ -133,6 +135,7 @@ def build_report(session: Session, policy: Policy, scope: Scope) -> Report:
     categories = sorted({*policy.categories, *(c for c, _ in decisions), *continues})
     actions = _actions(action for _, action in decisions)
     modules = {key: policy.modules[key].valid_for for key in sorted(policy.modules)}
+    k = scope.min_group
     return Report(
         scope=scope,
         decisions=tuple(
@@ -149,6 +152,9 @@ def build_report(session: Session, policy: Policy, scope: Scope) -> Report:
         coverage=_coverage(session, scope, sizes, modules),
         role_model=_role_model(session, scope, modules),
         trend=_trend(q.daily_counts(session, where), scope),
+        requests=request_counts(
+            session, since=scope.since, until=scope.until, department=scope.department, k=k
+        ),
     )
 
 

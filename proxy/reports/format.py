@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 FORMATS = """\
 CSV: one table, one row per figure, with the header
-  section,category,action,reason,rule,module,department,group,day,count,total,share
+  section,category,action,reason,rule,module,department,group,day,count,total,share,state
   section        the columns it fills
   decisions      category, action, count (decisions in the window)
   continue_rate  category, count (continued user-days), total (warned user-days), share
@@ -28,6 +28,8 @@ CSV: one table, one row per figure, with the header
   coverage       module, department, count (users with valid training), total (users), share
   role_model     module, group (managers or staff), count, total, share
   trend          day (YYYY-MM-DD, UTC), action, count (decisions that day)
+  requests       category (or other), state, count (access requests made in the window, in
+                 that state now), total (people who asked on the category)
   Other columns are empty; so are count and share of a group too small to show.
   share = count / total, 4 decimals (empty when total is 0).
 
@@ -39,13 +41,14 @@ JSON: one object with the keys
   coverage       [{module, department, users, trained, share}]
   role_model     [{module, group, users, trained, share}]
   trend          [{day, action, count}]
-  trained and share are null for a group too small to show; share is null when the
-  total is 0.
+  requests       [{category, state, count, people}]
+  trained, count and share are null for a group too small to show; share is null when
+  the total is 0.
 """
 
 CSV_COLUMNS = (
     *("section", "category", "action", "reason", "rule", "module", "department", "group"),
-    *("day", "count", "total", "share"),
+    *("day", "count", "total", "share", "state"),
 )
 
 
@@ -76,6 +79,10 @@ def to_json(report: Report) -> str:
         "role_model": [_coverage_json(c, "group") for c in report.role_model],
         "trend": [
             {"day": t.day.isoformat(), "action": t.action, "count": t.count} for t in report.trend
+        ],
+        "requests": [
+            {"category": r.category, "state": r.state, "count": r.count, "people": r.people}
+            for r in report.requests
         ],
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
@@ -116,6 +123,12 @@ def _csv_rows(report: Report) -> Iterator[tuple[str, dict[str, object]]]:
         )
     for t in report.trend:
         yield "trend", {"day": t.day.isoformat(), "action": t.action, "count": t.count}
+    for asked in report.requests:
+        yield (
+            "requests",
+            {"category": asked.category, "state": asked.state}
+            | _ratio(asked.count, asked.people, None),
+        )
 
 
 def _ratio(count: int | None, total: int, share: float | None) -> dict[str, object]:
@@ -149,6 +162,7 @@ def to_table(report: Report) -> list[str]:
             "Decisions per day (UTC)",
             _pivot([(t.day.isoformat(), t.action, t.count) for t in report.trend], "day"),
         ),
+        ("Access requests made, by category and state now", _requests(report)),
     )
     for title, body in sections:
         lines += ["", title, *(body or ["(none)"])]
@@ -191,6 +205,20 @@ def _coverage(rows: Sequence[Coverage], group: str) -> list[str]:
         if cells
         else []
     )
+
+
+def _requests(report: Report) -> list[str]:
+    """category, a column per state, and the people who asked; '-' for a group too small."""
+    states = list(dict.fromkeys(r.state for r in report.requests))
+    grid: dict[str, dict[str, int | None]] = {}
+    people: dict[str, int] = {}
+    for r in report.requests:
+        grid.setdefault(r.category, {})[r.state] = r.count
+        people[r.category] = r.people
+    rows = [[c, *(_number(grid[c][s]) for s in states), str(people[c])] for c in grid]
+    hidden = any(r.count is None for r in report.requests)
+    note = ["('-': a group too small to show)"] if hidden else []
+    return [*aligned([["category", *states, "people"], *rows], left=1), *note] if rows else []
 
 
 def _number(value: int | None) -> str:

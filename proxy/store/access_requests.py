@@ -1,9 +1,9 @@
 """Staff's requests for a role: asked from a page, approved (a role grant) or denied by an operator.
 
-One pending request per person, category and role, also between two proxies: the table's
-partial unique index decides, and asking again returns the pending one. The caller commits;
-approve and deny notify running proxies at commit, as `grants add` does. Whether the role may
-be asked for on the category is the policy's to say (`policy.requestable`): check it first.
+One pending request per person, category and role, also between two proxies (the partial
+unique index decides; asking again returns the pending one). The caller commits; approve and
+deny notify running proxies at commit, as `grants add` does. Check first that the role may be
+asked for on the category: `policy.requestable`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from proxy.store.models import AccessRequest, RoleGrant, User
@@ -95,7 +95,7 @@ def ask(
     session: Session, *, username: str, category: str, role: str, justification: str, now: datetime
 ) -> Asked:
     """A pending request of `username` for `role` on `category`: a new one, or the one pending."""
-    text = clean_text(justification, "justification", MAX_JUSTIFICATION)
+    said = clean_text(justification, "justification", MAX_JUSTIFICATION)
     person = session.scalar(
         select(User.id).where(User.username == username, User.deactivated_at.is_(None))
     )
@@ -103,14 +103,15 @@ def ask(
         raise UnknownPerson(f"user {username!r} is not known to Leeway (or no longer active)")
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # ON CONFLICT on the partial unique index: a concurrent ask waits for the other's commit
-    # and then inserts nothing, where a plain INSERT would fail the caller's transaction.
+    # and then inserts nothing, where a plain INSERT would fail the caller's transaction. The
+    # index's WHERE is a literal: as a parameter, a prepared statement would match no index.
     statement = (
         insert(AccessRequest)
-        .values(user_id=person, category=category, role=role, justification=text)
+        .values(user_id=person, category=category, role=role, justification=said)
         .values(state=State.PENDING.value, requested_at=now)
         .on_conflict_do_nothing(
             index_elements=[AccessRequest.user_id, AccessRequest.category, AccessRequest.role],
-            index_where=AccessRequest.state == State.PENDING.value,
+            index_where=text("state = 'pending'"),
         )
         .returning(AccessRequest.id)
     )
@@ -147,13 +148,20 @@ def get_request(session: Session, request_id: int) -> RequestView:
     return _view(*row)
 
 
+def pending_request(session: Session, request_id: int) -> RequestView:
+    """The request `request_id` if it is pending; `UnknownRequest` or `NotPending` if not."""
+    found = get_request(session, request_id)
+    if found.state is not State.PENDING:
+        by, at = found.decided_by or "?", f"{found.decided_at:%Y-%m-%d %H:%M} UTC"
+        raise NotPending(f"access request #{request_id} is already {found.state} by {by} at {at}")
+    return found
+
+
 def count_by_state(session: Session) -> dict[State, int]:
     """How many requests are in each state (every state, 0 when none)."""
-    rows = session.execute(
-        select(AccessRequest.state, func.count()).group_by(AccessRequest.state)
-    ).all()
+    query = select(AccessRequest.state, func.count()).group_by(AccessRequest.state)
     counts = dict.fromkeys(State, 0)
-    counts.update({State(state): int(n) for state, n in rows if state in State})
+    counts.update({State(state): int(n) for state, n in session.execute(query)})
     return counts
 
 
@@ -171,21 +179,15 @@ def approve(
     The grant's reason names the request (`access request #12: <reason>`). `NotPending` if
     the request was decided already, also by another operator at the same moment.
     """
-    request = get_request(session, request_id)
+    request = pending_request(session, request_id)
     said = None if reason is None else clean_text(reason, "reason", MAX_REASON)
     if until is not None and until <= now:
         raise RequestError(f"the grant must end after now ({now.isoformat()}), not {until}")
     decided = {"decided_at": now, "decided_by": operator, "decision_reason": said}
     person = _decide(session, request_id, {"state": State.APPROVED.value, **decided})
-    grant = RoleGrant(
-        user_id=person,
-        role=request.role,
-        starts_at=now,
-        ends_at=until,
-        reason=f"access request #{request_id}" + (f": {said}" if said else ""),
-        granted_by=operator,
-        granted_at=now,
-    )
+    because = f"access request #{request_id}" + (f": {said}" if said else "")
+    grant = RoleGrant(user_id=person, role=request.role, starts_at=now, ends_at=until)
+    grant.reason, grant.granted_by, grant.granted_at = because, operator, now
     session.add(grant)
     session.flush()
     session.execute(
@@ -199,7 +201,7 @@ def deny(
     session: Session, request_id: int, *, operator: str, reason: str, now: datetime
 ) -> RequestView:
     """Refuse the request with `reason` (required: the person sees it on their access page)."""
-    request = get_request(session, request_id)
+    request = pending_request(session, request_id)
     said = clean_text(reason, "reason", MAX_REASON)
     decided = {"decided_at": now, "decided_by": operator, "decision_reason": said}
     _decide(session, request_id, {"state": State.DENIED.value, **decided})
@@ -219,11 +221,9 @@ def _decide(session: Session, request_id: int, values: dict[str, object]) -> int
         .values(values)
         .returning(AccessRequest.user_id)
     ).scalar()
-    if done is None:
-        current = get_request(session, request_id)
-        by = f" by {current.decided_by}" if current.decided_by else ""
-        at = f" at {current.decided_at:%Y-%m-%d %H:%M} UTC" if current.decided_at else ""
-        raise NotPending(f"access request #{request_id} is already {current.state}{by}{at}")
+    if done is None:  # decided meanwhile, by another operator: say by whom
+        pending_request(session, request_id)
+        raise NotPending(f"access request #{request_id} is no longer pending")
     return done
 
 

@@ -19,7 +19,9 @@ from ruamel.yaml import YAML
 
 from policy.loader import load_default_policy
 from proxy.metrics.proxy_metrics import Metrics, serve_metrics
+from proxy.metrics.store_gauges import Readings
 from proxy.runtime.entitlement_cache import CacheStats
+from proxy.store.access_requests import State
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"
@@ -111,5 +113,5 @@ class _Coverage:
     def __init__(self, modules: list[str]) -> None:
         self._modules = modules
 
-    def read(self) -> dict[str, tuple[int, int]]:
-        return dict.fromkeys(self._modules, (0, 0))
+    def read(self) -> Readings:
+        return Readings(dict.fromkeys(self._modules, (0, 0)), dict.fromkeys(State, 0))

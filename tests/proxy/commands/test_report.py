@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from proxy.reports.format import FORMATS
+from proxy.store.access_requests import approve, ask, deny
+from proxy.store.db import session_factory
 from tests.proxy.reports.report_support import POLICY, Rows
 
 if TYPE_CHECKING:
@@ -18,10 +20,13 @@ if TYPE_CHECKING:
 
     from tests.proxy.cli_support import Leeway
 
-CSV_HEADER = "section,category,action,reason,rule,module,department,group,day,count,total,share"
+CSV_HEADER = (
+    "section,category,action,reason,rule,module,department,group,day,count,total,share,state"
+)
 JSON_KEYS = [
     *("since", "until", "department", "min_group", "manager_role"),
     *("decisions", "continue_rate", "block_reasons", "coverage", "role_model", "trend"),
+    "requests",
 ]
 ITEM_KEYS = {
     "decisions": ["category", "action", "count"],
@@ -30,6 +35,7 @@ ITEM_KEYS = {
     "coverage": ["module", "department", "users", "trained", "share"],
     "role_model": ["module", "group", "users", "trained", "share"],
     "trend": ["day", "action", "count"],
+    "requests": ["category", "state", "count", "people"],
 }
 SECRETS = ("alice-secret", "secret.facebook.com")
 
@@ -39,7 +45,8 @@ def office(leeway: Leeway, engine: Engine) -> Leeway:
     """finance and legal, five people each (f0 a manager with basics), tiny with two and it
     with three (together `other`); an
     hour ago: 3 allows (alice-secret, finance), 2 warns and a Continue (f1, finance),
-    a block (legal), and 4 days ago an allow (finance)."""
+    a block (legal), and 4 days ago an allow (finance). Access requests: social by f0-f4
+    (f0's approved, f1's denied) and t0, rich-media by l0-l4."""
     rows = Rows(engine)
     rows.staff("finance", "f", 5)
     rows.staff("legal", "l", 5)
@@ -54,6 +61,17 @@ def office(leeway: Leeway, engine: Engine) -> Leeway:
     rows.events(recent, username="f1", kind="acknowledgement", action="allow")
     rows.events(recent, username="l0", department="legal", action="block", access="write")
     rows.events(now - timedelta(days=4))
+    with session_factory(engine).begin() as session:
+        asked = {
+            name: ask(
+                session, username=name, category=category, role="r", justification="j", now=recent
+            ).request.id
+            for category, names in (("social", ["f0", "f1", "f2", "f3", "f4", "t0"]),
+                                    ("rich-media", ["l0", "l1", "l2", "l3", "l4"]))
+            for name in names
+        }  # fmt: skip
+        approve(session, asked["f0"], operator="hr", now=recent)
+        deny(session, asked["f1"], operator="hr", reason="no", now=recent)
     return leeway
 
 
@@ -124,6 +142,7 @@ def test_the_table_has_aligned_sections(office: Leeway) -> None:
         "Training coverage now, by department",
         "Role model: managers (role 'manager') next to the other staff",
         "Decisions per day (UTC)",
+        "Access requests made, by category and state now",
     ]
     assert [line for line in lines if line in headings] == headings
     start = lines.index(headings[0]) + 1
@@ -132,6 +151,50 @@ def test_the_table_has_aligned_sections(office: Leeway) -> None:
     assert grid[1:] == [
         "rich-media      0     0      0      0",
         "social          4     2      1      7",
+    ]
+    start = lines.index(headings[-1]) + 1
+    assert lines[start:] == [
+        "category    pending  approved  denied  people",
+        "rich-media        5         0       0       5",
+        "social            4         1       1       6",
+    ]
+
+
+def test_requests_in_csv_and_json(office: Leeway) -> None:
+    rows = list(csv.DictReader(io.StringIO(office.ok("report", "--format", "csv"))))
+    asked = [
+        (r["category"], r["state"], r["count"], r["total"], r["share"])
+        for r in rows
+        if r["section"] == "requests"
+    ]
+    assert asked[:3] == [
+        ("rich-media", "pending", "5", "5", ""),
+        ("rich-media", "approved", "0", "5", ""),
+        ("rich-media", "denied", "0", "5", ""),
+    ]
+    assert asked[3:] == [
+        ("social", "pending", "4", "6", ""),
+        ("social", "approved", "1", "6", ""),
+        ("social", "denied", "1", "6", ""),
+    ]
+    finance = _json(office, "--department", "finance")["requests"]
+    assert finance[:2] == [
+        {"category": "social", "state": "pending", "count": 3, "people": 5},
+        {"category": "social", "state": "approved", "count": 1, "people": 5},
+    ]
+
+
+def test_requests_of_too_few_people_show_no_figures(office: Leeway) -> None:
+    args = ("--department", "tiny", "--min-group", "2")
+    assert _json(office, *args)["requests"] == [
+        {"category": "other", "state": state, "count": None, "people": 1}
+        for state in ("pending", "approved", "denied")
+    ]
+    lines = office.ok("report", *args).splitlines()
+    assert lines[-3:] == [
+        "category  pending  approved  denied  people",
+        "other           -         -       -       1",
+        "('-': a group too small to show)",
     ]
 
 

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry
 
 from proxy.metrics.proxy_metrics import Metrics
-from proxy.metrics.store_gauges import StoreGaugeCollector, StoreGauges
+from proxy.metrics.store_gauges import Readings, StoreGaugeCollector, StoreGauges
 from proxy.store import models
+from proxy.store.access_requests import State, approve, ask, deny
 from proxy.store.db import StoreUnavailable, make_engine, session_factory
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def _completion(user_id: int, module: str, at: datetime) -> models.TrainingCompl
 def test_trained_and_expiring_users_per_module(engine: Engine) -> None:
     _people(engine)
     gauges = StoreGauges(engine, MODULES, renewal_notice=14 * DAY, now=lambda: NOW)
-    assert gauges.read() == {
+    assert gauges.read().modules == {
         # recent, expiring, notice-edge, renewed, renewed-in-time, early-booking, today
         "basics": (7, 3),
         "induction": (1, 0),  # no validity: valid for ever, never expiring
@@ -74,7 +75,7 @@ def test_department_sizes(engine: Engine) -> None:
 
 
 def test_a_policy_without_modules_reads_nothing(engine: Engine) -> None:
-    assert StoreGauges(engine, {}, renewal_notice=DAY).read() == {}
+    assert StoreGauges(engine, {}, renewal_notice=DAY).read().modules == {}
 
 
 def test_the_gauges_are_scraped_from_the_store(engine: Engine) -> None:
@@ -87,16 +88,49 @@ def test_the_gauges_are_scraped_from_the_store(engine: Engine) -> None:
     assert registry.get_sample_value("leeway_users_trained", {"module": "unused"}) == 0
 
 
+def _requests(engine: Engine) -> None:
+    """Five requests: two pending, two approved, one denied."""
+    with session_factory(engine).begin() as session:
+        ids = [
+            ask(
+                session, username=name, category="social", role=role, justification="j", now=NOW
+            ).request.id
+            for name in ("recent", "expiring", "today")
+            for role in ("comms-publisher", "manager")
+        ][:5]
+        approve(session, ids[0], operator="hr", now=NOW)
+        approve(session, ids[1], operator="hr", now=NOW)
+        deny(session, ids[2], operator="hr", reason="no", now=NOW)
+
+
+def test_access_requests_by_state_are_scraped_without_names(engine: Engine) -> None:
+    _people(engine)
+    registry = CollectorRegistry()
+    Metrics(registry, categories=["social"]).watch_store(StoreGauges(engine, {}, DAY))
+    for state in ("pending", "approved", "denied"):
+        assert registry.get_sample_value("leeway_access_requests", {"state": state}) == 0
+    _requests(engine)
+    fresh = CollectorRegistry()  # the first registry keeps its read for 30 s
+    Metrics(fresh, categories=["social"]).watch_store(StoreGauges(engine, {}, DAY))
+    counts = {
+        state: fresh.get_sample_value("leeway_access_requests", {"state": state})
+        for state in ("pending", "approved", "denied")
+    }
+    assert counts == {"pending": 3, "approved": 2, "denied": 1}
+    [family] = [m for m in fresh.collect() if m.name == "leeway_access_requests"]
+    assert {tuple(sample.labels) for sample in family.samples} == {("state",)}
+
+
 class FakeSource:
     def __init__(self) -> None:
         self.reads = 0
         self.failing = False
 
-    def read(self) -> dict[str, tuple[int, int]]:
+    def read(self) -> Readings:
         self.reads += 1
         if self.failing:
             raise StoreUnavailable("database test is unavailable: down")
-        return {"basics": (self.reads, 0)}
+        return Readings({"basics": (self.reads, 0)}, {State.PENDING: self.reads})
 
 
 def test_reads_are_cached_and_an_outage_keeps_the_last_values() -> None:
@@ -111,6 +145,7 @@ def test_reads_are_cached_and_an_outage_keeps_the_last_values() -> None:
         return registry.get_sample_value("leeway_users_trained", {"module": "basics"})
 
     assert (trained(), trained()) == (1, 1)
+    assert registry.get_sample_value("leeway_access_requests", {"state": "pending"}) == 1
     clock[0] += 29.9
     assert trained() == 1
     assert source.reads == 1
@@ -124,6 +159,7 @@ def test_reads_are_cached_and_an_outage_keeps_the_last_values() -> None:
     clock[0] += 20
     source.failing = False
     assert trained() == 3
+    assert registry.get_sample_value("leeway_access_requests", {"state": "pending"}) == 3
     assert errors == [1]
 
 

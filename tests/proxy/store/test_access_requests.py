@@ -332,3 +332,11 @@ def test_two_operators_approving_at_once_make_one_grant(people: Engine) -> None:
     assert "already approved by ann" in str(other)
     with Session(people) as session:
         assert len(session.scalars(select(RoleGrant)).all()) == 1
+
+
+def test_many_asks_on_one_connection(session: Session) -> None:
+    # psycopg prepares a statement from its sixth run on: the ON CONFLICT must still find
+    # the partial index then (its WHERE must not become a parameter).
+    for n in range(12):
+        assert asking(session, role=f"role-{n % 6}").created is (n < 6)
+    assert rows(session) == 6
