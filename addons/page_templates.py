@@ -80,9 +80,12 @@ class Templates:
             return self.fallback.environment.get_template(name).render(context)
 
     def _compile_all(self, directory: Path) -> None:
-        """Every file of the operator's compiles: a partial too, included or not yet."""
+        """Every file of the operator's compiles: a partial too, included or not yet (hidden
+        files, an editor's or a file manager's, are not templates)."""
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):
             name = path.relative_to(directory).as_posix()
+            if any(part.startswith(".") for part in path.relative_to(directory).parts):
+                continue
             try:
                 self.environment.get_template(name)
             except jinja2.TemplateSyntaxError as e:

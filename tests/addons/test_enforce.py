@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 import re
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from mitmproxy import http
@@ -14,6 +16,7 @@ from mitmproxy.test import taddons, tflow
 from addons import tokens
 from addons.context import CONTINUE_PATH, DECISION_HEADER, Leeway
 from addons.enforce import Enforce
+from addons.page_templates import Templates
 from addons.who import METADATA_KEY, FlowNotes, Who
 from policy import Acknowledgement, Decision, Reason, Subject, parse_policy
 from tests.addons.fakes import (
@@ -156,6 +159,20 @@ def test_block_page_for_posting_names_the_course_that_would_help() -> None:
     assert "Posting to www.facebook.com is blocked" in page
     assert "Social media basics" in page
     assert decision_of(flow).rule == "everyone"
+
+
+def test_the_pages_use_the_templates_and_portal_of_the_running_proxy(tmp_path: Path) -> None:
+    (tmp_path / "brand.html").write_text("Ministry of Examples", encoding="utf-8")
+    leeway = replace(
+        make_leeway(SUBJECTS),
+        templates=Templates.load(tmp_path),
+        portal_url="https://leeway.corp.example/",
+    )
+    for method in ("GET", "POST"):  # the warning page, the block page
+        flow = request_flow("www.facebook.com", method=method, headers=NAVIGATE)
+        page = answered(enforce(flow, leeway=leeway), 403).text or ""
+        assert '<header class="brand">Ministry of Examples</header>' in page
+        assert '<a href="https://leeway.corp.example/">See all your access</a>' in page
 
 
 def test_block_of_a_script_is_a_short_403() -> None:

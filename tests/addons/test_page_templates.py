@@ -160,6 +160,13 @@ def test_the_directory_must_exist(tmp_path: Path, setup: object, expected: str) 
         Templates.load(setup(tmp_path))
 
 
+def test_hidden_files_are_not_templates(tmp_path: Path) -> None:
+    directory = _override(tmp_path, brand_html="Ministry")
+    (directory / ".DS_Store").write_bytes(b"\xff\xfe\x00")
+    (directory / ".brand.html.swp").write_text("{% broken", encoding="utf-8")
+    assert "Ministry" in block_page(FACTS, templates=Templates.load(directory, PAGE_SAMPLES))[1]
+
+
 def test_a_file_that_is_not_text_is_refused(tmp_path: Path) -> None:
     directory = _override(tmp_path)
     (directory / "brand.html").write_bytes(b"\xff\xfe\x00")
