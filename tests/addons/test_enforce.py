@@ -166,13 +166,13 @@ def test_the_pages_use_the_templates_and_portal_of_the_running_proxy(tmp_path: P
     leeway = replace(
         make_leeway(SUBJECTS),
         templates=Templates.load(tmp_path),
-        portal_url="https://leeway.corp.example/",
+        portal_host="leeway.corp.example",
     )
     for method in ("GET", "POST"):  # the warning page, the block page
         flow = request_flow("www.facebook.com", method=method, headers=NAVIGATE)
         page = answered(enforce(flow, leeway=leeway), 403).text or ""
         assert '<header class="brand">Ministry of Examples</header>' in page
-        assert '<a href="https://leeway.corp.example/">See all your access</a>' in page
+        assert '<a href="http://leeway.corp.example/">See all your access</a>' in page
 
 
 def test_block_of_a_script_is_a_short_403() -> None:
