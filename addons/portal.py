@@ -64,7 +64,7 @@ class Portal:
             return None
         method, path = flow.request.method.upper(), flow.request.path.partition("?")[0]
         if method not in ALLOWED:
-            problem(self.leeway, flow, 405, "This page can only be read.", allow=ALLOWED)
+            problem(self.leeway, flow, 405, "This method is not served here.", allow=ALLOWED)
             return None
         if path.startswith(f"{REQUESTS_PATH}/") and method != "POST":
             return self._one_request(flow, path.removeprefix(f"{REQUESTS_PATH}/"))
