@@ -109,7 +109,9 @@ def load_run_templates(directory: Path | None) -> Templates:
     """The pages' templates, an operator's directory over the bundled ones, each page
     rendered once: a mistake is refused with its file and line."""
     try:
-        return Templates.load(directory, {**PAGE_SAMPLES, **PORTAL_SAMPLES})
+        # The bundled pages are rendered by their tests: only an operator's are tried here.
+        samples = None if directory is None else {**PAGE_SAMPLES, **PORTAL_SAMPLES}
+        return Templates.load(directory, samples)
     except TemplateRefused as e:
         raise StartupError(f"templates refused: {e}") from None
 
