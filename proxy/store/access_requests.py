@@ -82,12 +82,15 @@ class Asked:
 
 
 def clean_text(value: str, what: str, limit: int) -> str:
-    """`value` stripped; `InvalidText` if that leaves nothing or more than `limit` characters."""
+    """`value` stripped; `InvalidText` if that leaves nothing, more than `limit` characters, or
+    a NUL."""
     text = value.strip()
     if not text:
         raise InvalidText(f"the {what} is required")
     if len(text) > limit:
         raise InvalidText(f"the {what} is {len(text)} characters long: at most {limit} are allowed")
+    if "\x00" in text:  # PostgreSQL's text cannot hold it
+        raise InvalidText(f"the {what} contains a NUL character")
     return text
 
 

@@ -132,6 +132,7 @@ def test_a_decided_request_can_be_asked_again(session: Session) -> None:
             "the justification is 501 characters long: at most 500 are allowed",
             id="too long",
         ),
+        pytest.param("a\x00b", "the justification contains a NUL character", id="NUL"),
     ],
 )
 def test_a_bad_justification_is_refused(session: Session, justification: str, message: str) -> None:
