@@ -66,7 +66,11 @@ class Leeway:
 
     def is_portal(self, host: str) -> bool:
         """Whether `host` (as a request or a CONNECT names it) is the access page's."""
-        return host == self.portal_host or host.lower().rstrip(".") == self.portal_host
+        if host == self.portal_host:
+            return True
+        # On every request: a name of another length is not the portal's, without more ado.
+        extra = len(host) - len(self.portal_host)
+        return extra in (0, 1) and host.lower().rstrip(".") == self.portal_host
 
     @property
     def portal_url(self) -> str:
