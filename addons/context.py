@@ -14,11 +14,12 @@ from datetime import datetime
 
 from addons.anonymous import AnonymousAcknowledgements
 from addons.page_templates import Templates, bundled
-from addons.pages import DEFAULT_PORTAL_URL
 from addons.protocols import (
+    AccessRequests,
     AcknowledgementRecorder,
     AddressLookup,
     Entitlements,
+    NoAccessRequests,
     Nobody,
     NoSiblings,
     Observer,
@@ -59,7 +60,22 @@ class Leeway:
     destinations: DestinationRules = field(default_factory=DestinationRules)
     # The pages' templates (an operator's over the bundled ones) and the access page's URL.
     templates: Templates = field(default_factory=bundled)
-    portal_url: str = DEFAULT_PORTAL_URL
+    # The host of the access page, which the proxy answers itself (normal form).
+    portal_host: str = "leeway.internal"
+    access_requests: AccessRequests = field(default_factory=NoAccessRequests)
+
+    def is_portal(self, host: str) -> bool:
+        """Whether `host` (as a request or a CONNECT names it) is the access page's."""
+        if host == self.portal_host:
+            return True
+        # On every request: a name of another length is not the portal's, without more ado.
+        extra = len(host) - len(self.portal_host)
+        return extra in (0, 1) and host.lower().rstrip(".") == self.portal_host
+
+    @property
+    def portal_url(self) -> str:
+        """The access page's address over plain HTTP (the pages use their own scheme's)."""
+        return f"http://{self.portal_host}/"
 
     def is_own_endpoint(self, host: str, port: int) -> bool:
         if not self.own_endpoints:

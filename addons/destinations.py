@@ -118,14 +118,18 @@ class Destinations:
         if why is None:
             known = self._cached(host, port)
             if known is UNKNOWN:
-                if request.pretty_host == self._onboarding:
+                if self._answered_here(request):
                     return None
                 return self._resolve_and_answer(flow, host, port)
             why = known
-        # The onboarding app is answered by the proxy: its name's verdict is moot.
-        if why is not None and request.pretty_host != self._onboarding:
+        if why is not None and not self._answered_here(request):
             self._answer(flow, why)
         return None
+
+    def _answered_here(self, request: http.Request) -> bool:
+        # The onboarding app and the access page are answered by the proxy itself, never
+        # forwarded: whatever a resolver says of their names is moot.
+        return self.leeway.is_portal(request.host) or request.pretty_host == self._onboarding
 
     async def _resolve_and_answer(self, flow: http.HTTPFlow, host: str, port: int) -> None:
         why = await self.check(host, port, cached=False)

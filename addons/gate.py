@@ -1,7 +1,7 @@
 """Which connections are opened up: only categorised ones are intercepted.
 
-Everything else passes through without decryption. With interception off, the
-decision is made at CONNECT, where a block can only be a bare 403.
+Everything else passes through without decryption, but the proxy's own access page. With
+interception off, the decision is made at CONNECT, where a block can only be a bare 403.
 """
 
 from __future__ import annotations
@@ -25,11 +25,16 @@ class Gate:
         self.now = now or (lambda: datetime.now(UTC))
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+        server = data.context.server.address
+        names = (data.client_hello.sni, server[0] if server else None)
+        if any(self.leeway.is_portal(name) for name in names if name):
+            # The access page is the proxy's own: always intercepted, even without
+            # interception, and no server to shake hands with first (`eager`).
+            data.establish_server_tls_first = False
+            return
         if not self.leeway.intercept:
             data.ignore_connection = True
             return
-        server = data.context.server.address
-        names = (data.client_hello.sni, server[0] if server else None)
         if not any(self._categorised(name) for name in names if name):
             data.ignore_connection = True
 

@@ -7,6 +7,7 @@ ones and tests pass in-memory ones.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -57,6 +58,63 @@ class Observer(Protocol):
     def transferred(self, category: str | None, direction: str, size: int) -> None: ...
 
     def tunnel_refused(self, category: str | None, reason: str) -> None: ...
+
+
+class RecordsUnavailable(Exception):
+    """The store could not be read or written just now; the message says which and why."""
+
+
+class RequestRefused(ValueError):
+    """The store refused an access request (an unknown person, a bad justification)."""
+
+
+class RequestRecord(Protocol):
+    """One access request as the access page shows it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def justification(self) -> str: ...
+    @property
+    def state(self) -> str: ...  # pending, approved or denied
+    @property
+    def requested_at(self) -> datetime: ...
+    @property
+    def decided_at(self) -> datetime | None: ...
+    @property
+    def decision_reason(self) -> str | None: ...
+
+
+class AccessRequests(Protocol):
+    """A person's requests for a role, in the store (read and written off the event loop).
+    Both raise `RecordsUnavailable` when the store cannot be reached; `ask` raises
+    `RequestRefused` for what the store will not take."""
+
+    async def of(self, username: str) -> Sequence[RequestRecord]:
+        """`username`'s requests, newest first."""
+        ...
+
+    async def ask(
+        self, username: str, category: str, role: str, justification: str, now: datetime
+    ) -> tuple[bool, RequestRecord]:
+        """A new pending request (True), or the one already pending (False)."""
+        ...
+
+
+class NoAccessRequests:
+    """A proxy without a store of requests (tests): none to show, none taken."""
+
+    async def of(self, username: str) -> Sequence[RequestRecord]:
+        return ()
+
+    async def ask(
+        self, username: str, category: str, role: str, justification: str, now: datetime
+    ) -> tuple[bool, RequestRecord]:
+        raise RecordsUnavailable("this proxy keeps no access requests")
 
 
 class Siblings(Protocol):

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from mitmproxy import http
 
 from addons import tokens
+from addons.asking import TOKEN_LIFETIME as ASKING_TOKEN_LIFETIME
+from addons.asking import form_of
 from addons.context import CONTINUE_PATH, DECISION_HEADER, Leeway, reference_id
 from addons.pages import (
     ANSWER_HEADERS,
@@ -20,14 +22,17 @@ from addons.pages import (
     ContinueForm,
     Course,
     PageFacts,
+    RequestForm,
     block_page,
     is_page_load,
     short_refusal,
     warn_page,
 )
+from addons.portal_http import portal_base
 from addons.who import Who
 from policy import Access, Action, Decision, Reason
 from policy.remedy import remedy_for
+from policy.requestable import requestable_roles
 
 logger = logging.getLogger("leeway.enforce")
 
@@ -69,8 +74,13 @@ def answer_decision(
         status, body, ctype = short_refusal(facts, action=str(decision.action), accept=accept)
         _answer(flow, http.Response.make(status, body, own_headers(ctype)))
     elif decision.action is Action.BLOCK:
-        status, html = block_page(facts, templates=leeway.templates, portal_url=leeway.portal_url)
-        _answer(flow, http.Response.make(status, html, own_headers(_HTML, BLOCK_HEADERS)))
+        portal = portal_base(leeway, flow)
+        asking = request_form(decision, who, leeway, now, facts, portal)
+        status, html = block_page(
+            facts, request_form=asking, templates=leeway.templates, portal_url=portal
+        )
+        headers = BLOCK_HEADERS if asking is None else asking_headers(portal)
+        _answer(flow, http.Response.make(status, html, own_headers(_HTML, headers)))
     else:
         token = tokens.issue(
             leeway.token_key,
@@ -81,7 +91,7 @@ def answer_decision(
         )
         form = ContinueForm(CONTINUE_PATH, token, flow.request.path)
         status, html = warn_page(
-            facts, form, templates=leeway.templates, portal_url=leeway.portal_url
+            facts, form, templates=leeway.templates, portal_url=portal_base(leeway, flow)
         )
         _answer(flow, http.Response.make(status, html, own_headers(_HTML, WARN_HEADERS)))
     logger.info(
@@ -93,6 +103,44 @@ def answer_decision(
         decision.reason,
         who.via,
     )
+
+
+def request_form(
+    decision: Decision, who: Who, leeway: Leeway, now: datetime, facts: PageFacts, portal: str
+) -> RequestForm | None:
+    """The block page's form to ask for a role the remedy names, for an identified person:
+    its token is bound to them, the category and this site's host (the form's Origin)."""
+    category = decision.category
+    if who.username is None or category is None:
+        return None
+    askable = requestable_roles(leeway.policy, category)
+    roles = tuple(role for role in facts.roles if role in askable)
+    if not roles:
+        return None
+    token = tokens.issue_request(
+        leeway.token_key,
+        principal=who.principal,
+        category=category,
+        host=decision.host,
+        now=now,
+        lifetime=ASKING_TOKEN_LIFETIME,
+    )
+    return form_of(portal, token, category, roles)
+
+
+def asking_headers(portal: str) -> tuple[tuple[str, str], ...]:
+    """The block page's headers when its form posts to the access page at `portal`: the
+    CSP lets it, and the referrer policy lets the browser name this site's origin (its
+    `Origin` header; never the path) to the access page, which checks it."""
+    csp = dict(BLOCK_HEADERS)["Content-Security-Policy"]
+    origin = portal.rstrip("/")
+    swapped = {
+        "Content-Security-Policy": csp.replace(
+            "form-action 'self'", f"form-action 'self' {origin}"
+        ),
+        "Referrer-Policy": "strict-origin",
+    }
+    return tuple((name, swapped.get(name, value)) for name, value in BLOCK_HEADERS)
 
 
 def page_facts(decision: Decision, leeway: Leeway, reference: str) -> PageFacts:

@@ -1,6 +1,8 @@
 """The Continue button's token: HMAC-signed, bound to a principal, a category and an expiry.
 
-Pure and clock-free (`now` is a parameter), so the warning page and its handler share it.
+The form to ask for access carries one too, whose claim is the category and the host of
+the page the form is on (`issue_request`): neither kind of token passes for the other.
+Pure and clock-free (`now` is a parameter), so the pages and their handlers share it.
 """
 
 from __future__ import annotations
@@ -78,6 +80,29 @@ def verify(
     if moment.timestamp() >= claims.expires:
         raise TokenError("token expired")
     return claims.category
+
+
+def issue_request(
+    key: bytes, *, principal: str, category: str, host: str, now: datetime, lifetime: timedelta
+) -> str:
+    """A token for `principal` to ask for a role on `category` from a page on `host`."""
+    claim = json.dumps([_ASK, category, host], separators=(",", ":"))
+    return issue(key, principal=principal, category=claim, now=now, lifetime=lifetime)
+
+
+def verify_request(key: bytes, token: str, *, principal: str, now: datetime) -> tuple[str, str]:
+    """The (category, host) of a genuine, unexpired request token of `principal`."""
+    claim = verify(key, token, principal=principal, now=now)
+    try:
+        kind, category, host = json.loads(claim)
+    except (ValueError, TypeError) as e:  # a Continue token's claim is a bare category
+        raise TokenError("not a token to ask for access") from e
+    if kind != _ASK or not (isinstance(category, str) and isinstance(host, str)):
+        raise TokenError("not a token to ask for access")
+    return category, host
+
+
+_ASK = "ask"
 
 
 class _Claims(NamedTuple):

@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from policy.hosts import InvalidHost, is_ip_literal, normalise_host
+from policy.hosts import HostError, InvalidHost, is_ip_literal, normalise_domain, normalise_host
 
 type Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -169,3 +169,15 @@ class DestinationRules:
         if kind is None or any(address in network for network in self.allowed):
             return None
         return kind
+
+
+def host_name(raw: str) -> str:
+    """A name the proxy answers for itself (the access page's), in its normal form; never
+    an address (`Leeway.Internal.` -> `leeway.internal`). Raises DestinationError."""
+    try:
+        name = normalise_domain(raw.strip())
+    except HostError as e:
+        raise DestinationError(str(e)) from None
+    if is_ip_literal(name):
+        raise DestinationError(f"{raw!r} is an address: name a host, such as leeway.internal")
+    return name

@@ -126,7 +126,7 @@ def proxy_list(proxies: Sequence[ProxyAddress]) -> str:
     return "; ".join(f"PROXY {proxy}" for proxy in proxies)
 
 
-def render_pac(
+def render_pac(  # noqa: PLR0913 (keyword-only: each part of the file is named)
     *,
     domains: Iterable[str],
     proxies: Sequence[ProxyAddress],
@@ -134,13 +134,18 @@ def render_pac(
     revision: str,
     source: str,
     generated_at: datetime,
+    portal_host: str | None = None,
 ) -> str:
-    """The PAC file: categorised `domains` (normalised) only ever through `proxies`, in order."""
+    """The PAC file: categorised `domains` (normalised) only ever through `proxies`, in order,
+    and the proxies' own access page at `portal_host`, which only they can answer."""
     through = proxy_list(proxies)
     otherwise = f"{through}; DIRECT" if others is Others.PROXY else "DIRECT"
     listed = sorted(set(domains))
     header = _header(proxies, others, revision, source, generated_at, len(listed))
-    entries = ",\n".join(f"  {json.dumps('.' + domain)}: 1" for domain in listed)
+    if portal_host is not None:
+        header += f"\n// The access page, http://{_safe(portal_host)}/, goes through them too."
+    names = sorted({*listed, portal_host}) if portal_host else listed
+    entries = ",\n".join(f"  {json.dumps('.' + domain)}: 1" for domain in names)
     return (
         f"{header}\n"
         f"var LEEWAY_PROXIES = {json.dumps(through)};\n"

@@ -21,10 +21,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from policy.destinations import DEFAULT_CONNECT_PORTS, DEFAULT_HTTP_PORTS
+from policy.destinations import DEFAULT_CONNECT_PORTS, DEFAULT_HTTP_PORTS, host_name
 from policy.durations import parse_duration
 from proxy.setting_defaults import default_audit_journal, login_name
 
@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     )
     http_ports: Annotated[str, Flag(RUN, "PORTS")] = Field(
         default=DEFAULT_HTTP_PORTS, description="Ports plain HTTP may reach (ranges: 1025-65535)."
+    )
+    portal_host: Annotated[str, Flag(RUN, "NAME"), AfterValidator(host_name)] = Field(
+        default="leeway.internal", description="Host name of the proxy's own access page."
     )
     metrics_host: Annotated[str, Flag(RUN, "H")] = Field(
         default="127.0.0.1", description="Address the Prometheus /metrics endpoint listens on."

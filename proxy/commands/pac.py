@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from proxy.commands import CommandError, now, options
+from proxy.commands.flags import add_setting_flags
 from proxy.pac import Others, ProxyAddress, ProxyAddressError, parse_proxy, render_pac
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ def register(groups: Subparsers) -> None:
         " the default), or DIRECT",
     )
     pac.add_argument("--output", metavar="FILE", help="write here instead of stdout")
+    add_setting_flags(pac, ["portal_host"])  # as the proxies are run with
     pac.set_defaults(handler=run_pac)
 
 
@@ -56,6 +58,7 @@ def run_pac(args: argparse.Namespace, context: Context) -> int:
         revision=policy.revision,
         source=policy.source,
         generated_at=now(),
+        portal_host=context.settings.portal_host,
     )
     if args.output is None:
         context.out.write(text)

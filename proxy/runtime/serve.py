@@ -23,10 +23,12 @@ from addons.destinations import Destinations
 from addons.enforce import Enforce
 from addons.gate import Gate
 from addons.identity import Identity
+from addons.portal import Portal
 from addons.stream import Stream
 from addons.tunnel import Tunnel
 from addons.usage import Usage
 from policy import Policy
+from proxy.runtime.access_requests import StoredAccessRequests
 from proxy.runtime.acknowledgements import AcknowledgementWriter
 from proxy.runtime.address_book import AddressBook
 from proxy.runtime.background import AcknowledgementFlusher, AddressRefresher, PolicyReloader
@@ -107,6 +109,8 @@ async def serve_loop(
         templates=templates,
         own_endpoints=own_endpoints(config),
         siblings=role.siblings,
+        portal_host=config.portal_host,
+        access_requests=StoredAccessRequests(engine),
         destinations=await asyncio.to_thread(
             for_this_host,
             config.destinations,
@@ -118,6 +122,7 @@ async def serve_loop(
         *first,
         *_sign_in(config, engine, watch, book),
         Identity(leeway),
+        Portal(leeway),
         Destinations(leeway, watch.metrics.destination_refused),
         Gate(leeway),
         Acknowledge(leeway),

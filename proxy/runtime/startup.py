@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from addons.page_templates import TemplateRefused, Templates
 from addons.pages import PAGE_SAMPLES
+from addons.portal_samples import PORTAL_SAMPLES
 from addons.protocols import NoSiblings
 from policy import Action, PolicyError, load_default_policy, load_policy
 from policy.destinations import DestinationError, DestinationRules, Ports, parse_networks
@@ -64,6 +65,7 @@ class RunConfig:
     cache_max_stale: float
     templates: Path | None
     observability: ObservabilityConfig
+    portal_host: str
 
     @classmethod
     def from_settings(cls, settings: Settings, mitm_options: Iterable[str] = ()) -> RunConfig:
@@ -108,7 +110,9 @@ def load_run_templates(directory: Path | None) -> Templates:
     """The pages' templates, an operator's directory over the bundled ones, each page
     rendered once: a mistake is refused with its file and line."""
     try:
-        return Templates.load(directory, PAGE_SAMPLES)
+        # The bundled pages are rendered by their tests: only an operator's are tried here.
+        samples = None if directory is None else {**PAGE_SAMPLES, **PORTAL_SAMPLES}
+        return Templates.load(directory, samples)
     except TemplateRefused as e:
         raise StartupError(f"templates refused: {e}") from None
 
@@ -194,6 +198,7 @@ def print_banner(
         f"  database: {mask_url(engine.url)}",
         f"  TLS interception: {mode}",
         f"  metrics:  {metrics_url or 'off'}",
+        f"  access page: http://{config.portal_host}/ (and https://, through the proxy)",
         *([f"  workers:  {workers} processes sharing the port"] if workers > 1 else []),
         f"  CA certificate: {ca}",
         "  Install it on clients: browse to http://mitm.it through the proxy, or copy the",

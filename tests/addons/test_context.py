@@ -56,3 +56,19 @@ def test_an_unidentified_client_carries_its_continues_from_memory() -> None:
     subject = asyncio.run(leeway.subject_for(Who(None, "none", "10.0.0.5"), "x.com"))
     assert subject.username is None and subject.acknowledgements == (ack,)
     assert not subject.degraded
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("leeway.internal", True),
+        ("LEEWAY.Internal", True),
+        ("leeway.internal.", True),
+        ("leeway.internals", False),
+        ("xleeway.internal", False),
+        ("www.leeway.internal", False),
+        ("leeway", False),
+    ],
+)
+def test_is_portal_in_any_spelling_of_the_name(host: str, expected: bool) -> None:
+    assert make_leeway().is_portal(host) is expected

@@ -292,3 +292,17 @@ def test_a_request_to_a_name_allowed_a_moment_ago_is_decided_without_a_coroutine
     again = request_flow("127.0.0.1")
     assert setup.addon.requestheaders(again) is None
     assert (status(again), setup.zone.lookups) == (403, 1)
+
+
+def test_the_access_page_is_answered_whatever_its_name_resolves_to() -> None:
+    setup = Setup()
+    setup.zone.names["leeway.internal"] = "127.0.0.1"  # a resolver that answers for it
+    for host in ("leeway.internal", "LEEWAY.internal."):
+        portal = request_flow(host, method="POST", path="/requests")
+        assert run(setup.addon.requestheaders(portal)) is None
+        assert status(portal) is None
+    assert setup.zone.lookups == 0
+    other = request_flow("leeway.example")  # not the portal: refused when it resolves so
+    setup.zone.names["leeway.example"] = "127.0.0.1"
+    run(setup.addon.requestheaders(other))
+    assert status(other) == 403

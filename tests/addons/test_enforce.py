@@ -18,7 +18,7 @@ from addons.context import CONTINUE_PATH, DECISION_HEADER, Leeway
 from addons.enforce import Enforce
 from addons.page_templates import Templates
 from addons.who import METADATA_KEY, FlowNotes, Who
-from policy import Acknowledgement, Decision, Reason, Subject
+from policy import Acknowledgement, Decision, Reason, Subject, parse_policy
 from tests.addons.fakes import (
     CLIENT,
     EXPIRING,
@@ -166,13 +166,13 @@ def test_the_pages_use_the_templates_and_portal_of_the_running_proxy(tmp_path: P
     leeway = replace(
         make_leeway(SUBJECTS),
         templates=Templates.load(tmp_path),
-        portal_url="https://leeway.corp.example/",
+        portal_host="leeway.corp.example",
     )
     for method in ("GET", "POST"):  # the warning page, the block page
         flow = request_flow("www.facebook.com", method=method, headers=NAVIGATE)
         page = answered(enforce(flow, leeway=leeway), 403).text or ""
         assert '<header class="brand">Ministry of Examples</header>' in page
-        assert '<a href="https://leeway.corp.example/">See all your access</a>' in page
+        assert '<a href="http://leeway.corp.example/">See all your access</a>' in page
 
 
 def test_block_of_a_script_is_a_short_403() -> None:
@@ -209,6 +209,17 @@ def test_an_acknowledged_warning_lets_the_page_through() -> None:
 def test_the_continue_path_is_left_to_acknowledge() -> None:
     flow = request_flow("www.facebook.com", method="POST", path=f"{CONTINUE_PATH}?x=1")
     assert enforce(flow).response is None
+
+
+def test_the_access_page_is_left_to_portal_and_not_counted_as_a_decision() -> None:
+    leeway = make_leeway(SUBJECTS)
+    registry = count_decisions(leeway)
+    for host in ("leeway.internal", "Leeway.Internal."):
+        flow = enforce(request_flow(host, method="POST", path="/requests"), leeway=leeway)
+        assert flow.response is None and METADATA_KEY not in flow.metadata
+    assert counted(registry, "allow", "uncategorized", "none") == 0
+    enforce(request_flow("www.example.org"), leeway=leeway)
+    assert counted(registry, "allow", "uncategorized", "none") == 1
 
 
 @pytest.mark.parametrize("host", ["bad host", "exa_mple..com", "-x-.facebook.com"])
@@ -381,3 +392,55 @@ def test_a_host_with_a_port_is_decided_once_as_its_host() -> None:
     )
     assert decision_of(flow).host == "news.example"
     assert counted(registry, "block", "no_matching_rule", "news") == 1
+
+
+ROLE_POLICY = b"""
+[categories.social]
+domains = ["facebook.com"]
+
+[[rules]]
+name = "publishers"
+categories = ["social"]
+roles_any = ["comms-publisher"]
+read = "allow"
+
+[[rules]]
+name = "everyone"
+categories = ["social"]
+read = "block"
+"""
+
+
+def role_leeway() -> Leeway:
+    leeway = make_leeway(SUBJECTS)
+    leeway.policy = parse_policy(ROLE_POLICY, source="test", label="roles.toml")
+    return leeway
+
+
+@pytest.mark.parametrize(
+    ("sni", "portal"),
+    [(None, "http://leeway.internal"), ("www.facebook.com", "https://leeway.internal")],
+    ids=["http", "https"],
+)
+def test_a_block_page_whose_remedy_is_a_role_has_a_form_to_ask_for_it(
+    sni: str | None, portal: str
+) -> None:
+    flow = request_flow("www.facebook.com", headers=NAVIGATE, sni=sni)
+    response = answered(enforce(flow, user="tess", leeway=role_leeway()), 403)
+    page = response.get_text() or ""
+    assert f'<form method="post" action="{portal}/requests"' in page
+    assert '<meta name="referrer" content="strict-origin">' in page
+    assert f'href="{portal}/">See all your access' in page
+    category, host = tokens.verify_request(KEY, token_in(page), principal="tess", now=NOW)
+    assert (category, host) == ("social", "www.facebook.com")
+    assert f"form-action 'self' {portal};" in response.headers["Content-Security-Policy"]
+    assert response.headers["Referrer-Policy"] == "strict-origin"
+
+
+def test_an_unidentified_person_gets_the_block_page_without_a_form() -> None:
+    flow = request_flow("www.facebook.com", headers=NAVIGATE)
+    response = answered(enforce(flow, leeway=role_leeway()), 403)
+    page = response.get_text() or ""
+    assert "<form" not in page and "comms-publisher" in page
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "form-action 'self';" in response.headers["Content-Security-Policy"]

@@ -92,6 +92,24 @@ def test_no_intercept_passes_every_connection_through() -> None:
     assert data.ignore_connection is True
 
 
+@pytest.mark.parametrize("intercept", [True, False], ids=["intercept", "no-intercept"])
+@pytest.mark.parametrize(
+    ("sni", "target"),
+    [
+        pytest.param("leeway.internal", "leeway.internal", id="SNI and target"),
+        pytest.param(None, "Leeway.Internal", id="target alone"),
+        pytest.param("leeway.internal", None, id="SNI alone"),
+    ],
+)
+def test_the_access_page_is_always_intercepted_with_no_server_to_reach_first(
+    sni: str | None, target: str | None, intercept: bool
+) -> None:
+    data = hello_data(sni, target)
+    data.establish_server_tls_first = True  # as mitmproxy's tlsconfig sets it when eager
+    _gate(intercept=intercept).tls_clienthello(data)
+    assert (data.ignore_connection, data.establish_server_tls_first) == (False, False)
+
+
 def _connect(gate: Gate, flow: http.HTTPFlow) -> http.HTTPFlow:
     asyncio.run(gate.http_connect(flow))
     return flow

@@ -16,6 +16,7 @@ from addons.tokens import TokenError, issue, verify
 KEY = b"k" * 32
 OTHER_KEY = b"o" * 32
 NOW = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 
 def _token(
@@ -189,3 +190,36 @@ def test_principal_too_long_for_a_token_refused_at_issue() -> None:
 def test_new_key_is_random_and_long_enough() -> None:
     assert len(tokens.new_key()) == 32
     assert tokens.new_key() != tokens.new_key()
+
+
+def test_a_request_token_round_trips_its_category_and_host() -> None:
+    token = tokens.issue_request(
+        KEY, principal="alice", category="social", host="www.facebook.com", now=NOW, lifetime=HOUR
+    )
+    got = tokens.verify_request(KEY, token, principal="alice", now=NOW + timedelta(minutes=59))
+    assert got == ("social", "www.facebook.com")
+    with pytest.raises(TokenError, match="another user"):
+        tokens.verify_request(KEY, token, principal="bob", now=NOW)
+    with pytest.raises(TokenError, match="expired"):
+        tokens.verify_request(KEY, token, principal="alice", now=NOW + HOUR)
+
+
+def test_a_request_token_and_a_continue_token_do_not_pass_for_each_other() -> None:
+    continue_token = issue(KEY, principal="alice", category="social", now=NOW)
+    with pytest.raises(TokenError, match="not a token to ask for access"):
+        tokens.verify_request(KEY, continue_token, principal="alice", now=NOW)
+    request_token = tokens.issue_request(
+        KEY, principal="alice", category="social", host="x.com", now=NOW, lifetime=HOUR
+    )
+    # As a Continue it names no category of the policy, and none of the one asked for.
+    claim = verify(KEY, request_token, principal="alice", now=NOW)
+    assert claim != "social" and json.loads(claim) == ["ask", "social", "x.com"]
+    with pytest.raises(TokenError, match="another category"):
+        verify(KEY, request_token, principal="alice", now=NOW, category="social")
+
+
+@pytest.mark.parametrize("category", ['"x"', "[1, 2]", "12", '["ask", 1, "h"]', '["go", "a", "h"]'])
+def test_a_continue_claim_shaped_like_json_is_no_request_token(category: str) -> None:
+    token = issue(KEY, principal="alice", category=category, now=NOW)
+    with pytest.raises(TokenError, match="not a token to ask for access"):
+        tokens.verify_request(KEY, token, principal="alice", now=NOW)

@@ -37,7 +37,12 @@ OTHERS = f"{FLEET}; DIRECT"
 AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
-def make_pac(*, proxies: tuple[ProxyAddress, ...] = (A, B), others: Others = Others.PROXY) -> str:
+def make_pac(
+    *,
+    proxies: tuple[ProxyAddress, ...] = (A, B),
+    others: Others = Others.PROXY,
+    portal_host: str | None = None,
+) -> str:
     policy = parse_policy(POLICY, source="office.toml", label="office.toml")
     domains = [d for c in policy.categories.values() for d in c.domains]
     return render_pac(
@@ -47,6 +52,7 @@ def make_pac(*, proxies: tuple[ProxyAddress, ...] = (A, B), others: Others = Oth
         revision=policy.revision,
         source=policy.source,
         generated_at=AT,
+        portal_host=portal_host,
     )
 
 
@@ -235,3 +241,30 @@ def test_the_command_refuses(
     got, out, err = leeway_pac(capsys, *args)
     assert (got, out) == (code, "")
     assert message in err
+
+
+@pytest.mark.parametrize("others", list(Others))
+def test_the_access_page_goes_only_through_the_proxies(others: Others) -> None:
+    pac = make_pac(others=others, portal_host="leeway.internal")
+    assert find_proxy(pac, ["leeway.internal", "LEEWAY.internal."]) == [FLEET, FLEET]
+    assert "// The access page, http://leeway.internal/, goes through them too." in pac
+    assert find_proxy(make_pac(others=others), ["leeway.internal"]) != [FLEET]
+    assert "// 6 categorised domains" in pac  # the page is not counted as a site
+
+
+def test_the_command_sends_the_access_page_to_the_proxies(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = leeway_pac(capsys, "--proxy", "a.example:3128", "--others", "direct")
+    assert code == 0
+    assert find_proxy(out, ["leeway.internal"]) == ["PROXY a.example:3128"]
+    monkeypatch.setenv("LEEWAY_PORTAL_HOST", "access.office.example")
+    _, out, _ = leeway_pac(capsys, "--proxy", "a.example:3128", "--others", "direct")
+    assert find_proxy(out, ["access.office.example", "leeway.internal"]) == [
+        "PROXY a.example:3128",
+        "DIRECT",
+    ]
+    code, out, _ = leeway_pac(
+        capsys, "--proxy", "a:1", "--others", "direct", "--portal-host", "me.example"
+    )
+    assert (code, find_proxy(out, ["me.example"])) == (0, ["PROXY a:1"])

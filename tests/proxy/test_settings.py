@@ -90,3 +90,34 @@ def test_a_named_journal_in_the_environment_wins(monkeypatch: pytest.MonkeyPatch
     assert Settings.with_overrides({}).audit_journal == Path("/spool/audit.journal")
     monkeypatch.delenv("LEEWAY_AUDIT_JOURNAL")
     assert Settings.with_overrides({}).audit_journal == Path("/srv/leeway-audit.journal")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        pytest.param("Access.Office.Example.", "access.office.example", id="normal form"),
+        pytest.param("bücher.example", "xn--bcher-kva.example", id="punycode"),
+        pytest.param("leeway", "leeway", id="a single label"),
+    ],
+)
+def test_the_portal_host_is_a_host_name_in_its_normal_form(given: str, expected: str) -> None:
+    assert Settings.with_overrides({"portal_host": given}).portal_host == expected
+    assert Settings.with_overrides({}).portal_host == "leeway.internal"
+
+
+@pytest.mark.parametrize(
+    ("given", "why"),
+    [
+        pytest.param("10.0.0.5", "is an address", id="IPv4"),
+        pytest.param("[::1]", "", id="IPv6"),
+        pytest.param("leeway internal", "not a host name", id="space"),
+        pytest.param("http://leeway.internal/", "without scheme or path", id="a URL"),
+    ],
+)
+def test_a_portal_host_that_is_no_host_name_is_refused(
+    given: str, why: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LEEWAY_PORTAL_HOST", given)
+    assert main(["run", "--db-url", "sqlite://"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("--portal-host (LEEWAY_PORTAL_HOST): ") and why in err

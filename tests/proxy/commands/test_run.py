@@ -41,6 +41,7 @@ SAMPLES = {
     "allow_destinations": "192.168.0.0/16",
     "connect_ports": "443,8443",
     "http_ports": "80,8000-8999",
+    "portal_host": "access.office.example",
     "metrics_host": "127.0.0.8",
     "metrics_port": "0",
     "min_group": "9",

@@ -312,6 +312,16 @@ def test_the_banner_masks_the_database_password(capsys: pytest.CaptureFixture[st
     assert "CA certificate: /etc/leeway/ca/mitmproxy-ca-cert.pem" in out
 
 
+def test_the_banner_names_the_access_page(capsys: pytest.CaptureFixture[str]) -> None:
+    engine = make_engine("sqlite://")
+    try:
+        config = RunConfig.from_settings(Settings(portal_host="Access.Office.Example."))
+        print_banner(config, engine, load_default_policy())
+    finally:
+        engine.dispose()
+    assert "access page: http://access.office.example/ (and https://" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_it_cleanly(
