@@ -1,4 +1,5 @@
-"""Shared fixtures: a freshly migrated database per test, on SQLite and on PostgreSQL.
+"""Shared fixtures: a freshly migrated database per test, on SQLite and on PostgreSQL, and
+one real LRS (Ralph) for the whole session, whichever directories use it.
 
 PostgreSQL needs LEEWAY_TEST_POSTGRES_URL (a server where the user may create databases).
 """
@@ -15,6 +16,7 @@ from sqlalchemy import create_engine, pool
 
 from proxy.store.db import make_engine, normalise_url
 from proxy.store.migrate import upgrade
+from tests.lrs_server import Ralph
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -129,3 +131,16 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine = make_engine(db_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def ralph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ralph]:
+    """The session's LRS, started on first use (defined here so that tests/proxy/lrs and
+    tests/e2e share one: a fixture defined in two places would start two)."""
+    server = Ralph(tmp_path_factory.mktemp("ralph"))
+    server.setup()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

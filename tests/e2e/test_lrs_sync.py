@@ -12,7 +12,7 @@ from proxy.cli import main as leeway
 from tests.e2e.clients import PAGE, client
 from tests.e2e.conftest import PASSWORDS
 from tests.lrs_server import PASSWORD, USER, statement, voiding
-from tests.proxy.lrs.conftest import BASICS, ralph, start_cursor_now
+from tests.proxy.lrs.conftest import BASICS, start_cursor_now
 from tests.waiting import eventually
 
 if TYPE_CHECKING:
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from tests.e2e.conftest import StartProxy
     from tests.e2e.origin import Origin
     from tests.lrs_server import Ralph
-
-__all__ = ["ralph"]  # the session's LRS, a fixture
 
 
 def sync(lrs: Ralph, db_url: str) -> None:
