@@ -1,5 +1,6 @@
 """Shared fixtures: a freshly migrated database per test, on SQLite and on PostgreSQL, and
-one private OpenLDAP server for the session (`slapd`), each test in an OU of its own.
+one private OpenLDAP server for the session (`slapd`), each test in an OU of its own, and
+one real LRS (Ralph) for the whole session, whichever directories use it.
 
 PostgreSQL needs LEEWAY_TEST_POSTGRES_URL (a server where the user may create databases).
 """
@@ -17,6 +18,7 @@ from sqlalchemy import create_engine, pool
 from proxy.store.db import make_engine, normalise_url
 from proxy.store.migrate import upgrade
 from tests.ldif_people import sample_ldif
+from tests.lrs_server import Ralph
 from tests.slapd_server import Slapd
 
 if TYPE_CHECKING:
@@ -152,3 +154,16 @@ def directory_ou(slapd: Slapd) -> str:
     ou = slapd.new_ou()
     slapd.add(sample_ldif(ou))
     return ou
+
+
+@pytest.fixture(scope="session")
+def ralph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ralph]:
+    """The session's LRS, started on first use (defined here so that tests/proxy/lrs and
+    tests/e2e share one: a fixture defined in two places would start two)."""
+    server = Ralph(tmp_path_factory.mktemp("ralph"))
+    server.setup()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -44,7 +44,9 @@ def register(commands: Subparsers) -> None:
     for flag, name, metavar, text in _OPTIONS:
         env = f"LEEWAY_LRS_{name.upper()}"
         sync.add_argument(flag, dest=f"lrs_{name}", metavar=metavar, help=f"{text} (env {env})")
-    sync.add_argument("--follow", action="store_true", help="keep reading; stop on SIGTERM")
+    sync.add_argument(
+        "--follow", action="store_true", help="keep reading; stop on SIGINT or SIGTERM (exit 0)"
+    )
     sync.add_argument(
         "--from-start",
         action="store_true",

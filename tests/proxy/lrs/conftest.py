@@ -1,10 +1,10 @@
-"""Fixtures for `leeway training sync`: a real Ralph LRS, and a store that reads only new
-statements from it (so that tests sharing the session's LRS do not see each other's)."""
+"""Fixtures for `leeway training sync`: the session's real Ralph LRS (`ralph`, in
+tests/conftest.py) and a store that reads only new statements from it (so that tests
+sharing it do not see each other's)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,17 +18,6 @@ from tests.proxy.cli_support import Leeway
 
 BASICS = "https://learning.example.org/courses/social-media-basics"
 PUBLISHING = "https://learning.example.org/courses/social-media-publishing"
-
-
-@pytest.fixture(scope="session")
-def ralph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ralph]:
-    server = Ralph(tmp_path_factory.mktemp("ralph"))
-    server.setup()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def start_cursor_now(db_url: str, lrs_url: str) -> None:
