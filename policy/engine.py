@@ -27,7 +27,8 @@ from policy.decision import (
     access_for,
     writing_override,
 )
-from policy.hosts import Classified, DomainIndex, InvalidHost, Match, normalise_host
+from policy.domains import Classified, DomainIndex, Match
+from policy.hosts import InvalidHost, normalise_host
 from policy.model import Category, Module, Rule, Settings
 from policy.subject import Subject
 
@@ -37,8 +38,7 @@ _REMEMBER_LENGTH = 255
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """The facts of one request: its method, every name it carries and its method
-    override headers.
+    """The facts of one request: its method, every name it carries, its override headers.
 
     `hosts` holds the CONNECT target, the TLS SNI and the Host or `:authority`, as far
     as they are known; the strictest decision among them wins. `overrides` holds the
