@@ -50,19 +50,10 @@ class Leeway:
     warn_without_intercept: Action = Action.BLOCK
     anonymous_acks: AnonymousAcknowledgements = field(default_factory=AnonymousAcknowledgements)
     observer: Observer = field(default_factory=Nobody)
-    # Leeway's own endpoints (the /metrics server): never reachable through the proxy.
-    own_endpoints: frozenset[tuple[str, int]] = frozenset()
     siblings: Siblings = field(default_factory=NoSiblings)
-    # Where the proxy never forwards (its own host, loopback, link-local, other ports).
+    # Where the proxy never forwards (its own host and ports, /metrics among them,
+    # loopback, link-local, other ports).
     destinations: DestinationRules = field(default_factory=DestinationRules)
-
-    def is_own_endpoint(self, host: str, port: int) -> bool:
-        if not self.own_endpoints:
-            return False
-        name = host.lower().strip("[]")
-        if name == "localhost" or name.startswith("127.") or name == "::1":
-            name = "loopback"
-        return (name, port) in self.own_endpoints
 
     async def subject_for(self, who: Who, host: str) -> Subject:
         """The entitlements of `who`, asking for `host` (anonymous ones carry their

@@ -329,29 +329,6 @@ def test_a_request_let_through_keeps_its_stream() -> None:
     assert flow.request.stream is True
 
 
-@pytest.mark.parametrize(
-    ("host", "port", "refused"),
-    [
-        pytest.param("127.0.0.1", 9464, True, id="metrics on loopback"),
-        pytest.param("localhost", 9464, True, id="metrics by name"),
-        pytest.param("127.0.0.1", 9465, False, id="another local port"),
-        pytest.param("www.example.org", 9464, False, id="another host, same port"),
-    ],
-)
-def test_leeways_own_endpoints_are_not_served_through_the_proxy(
-    host: str, port: int, refused: bool
-) -> None:
-    leeway = make_leeway(SUBJECTS)
-    leeway.own_endpoints = frozenset({("loopback", 9464)})
-    flow = request_flow(host, path="/metrics")
-    flow.request.port = port
-    enforce(flow, leeway=leeway)
-    if refused:
-        answered(flow, 403)
-    else:
-        assert flow.response is None
-
-
 def test_a_host_with_a_port_is_decided_once_as_its_host() -> None:
     leeway = make_leeway(SUBJECTS)
     registry = count_decisions(leeway)
