@@ -144,22 +144,13 @@ class Policy:
         override: MethodOverride | None = None,
     ) -> Decision:
         match = self.classify(raw)
-        if isinstance(match, InvalidHost):
+        if not isinstance(match, Match):  # not a host: blocked; uncategorised: allowed
+            invalid = isinstance(match, InvalidHost)
             return Decision.of(
-                action=Action.BLOCK,
+                action=Action.BLOCK if invalid else Action.ALLOW,
                 access=access,
-                reason=Reason.INVALID_HOST,
-                host=raw,
-                category=None,
-                rule=None,
-                revision=self.revision,
-            )
-        if isinstance(match, str):
-            return Decision.of(
-                action=Action.ALLOW,
-                access=access,
-                reason=Reason.UNCATEGORIZED,
-                host=match,
+                reason=Reason.INVALID_HOST if invalid else Reason.UNCATEGORIZED,
+                host=match.raw if isinstance(match, InvalidHost) else match,
                 category=None,
                 rule=None,
                 revision=self.revision,
