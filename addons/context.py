@@ -55,28 +55,36 @@ class Leeway:
     # loopback, link-local, other ports).
     destinations: DestinationRules = field(default_factory=DestinationRules)
 
+    def known_subject(self, who: Who, host: str) -> Subject | None:
+        """The entitlements of `who` without waiting, or None when they must be loaded
+        (`subject_for`). Never raises."""
+        if who.username is None:
+            return self._anonymous(who)
+        return self._cached(who.username, host)
+
     async def subject_for(self, who: Who, host: str) -> Subject:
         """The entitlements of `who`, asking for `host` (anonymous ones carry their
         in-memory Continues); `degraded` when the store could not be read. Never raises."""
         if who.username is None:
-            return Subject(None, acknowledgements=self.anonymous_acks.of(who.principal))
+            return self._anonymous(who)
+        cached = self._cached(who.username, host)
+        if cached is not None:
+            return cached
         try:
-            cached = self.entitlements.peek(who.username)
-            if cached is not None:
-                return cached
             return await self.entitlements.get(who.username)
         # The one guard of the boundary: the protocol says it never raises, and a broken
         # implementation must still leave the request decided, in the fail mode.
-        except Exception:
-            ref = reference_id()
-            logger.exception(
-                "ref %s: the entitlements of %r could not be read (request to %s): decided as"
-                " a user with no training and no roles",
-                ref,
-                who.username,
-                host,
-            )
-            return Subject.anonymous(who.username, degraded=True)
+        except Exception as e:  # noqa: BLE001
+            return _fail_mode(who.username, host, e)
+
+    def _anonymous(self, who: Who) -> Subject:
+        return Subject(None, acknowledgements=self.anonymous_acks.of(who.principal))
+
+    def _cached(self, username: str, host: str) -> Subject | None:
+        try:
+            return self.entitlements.peek(username)
+        except Exception as e:  # noqa: BLE001 - guarded as in `subject_for`
+            return _fail_mode(username, host, e)
 
     def sibling_acknowledged(
         self, username: str | None, principal: str, ack: Acknowledgement, now: datetime
@@ -86,6 +94,19 @@ class Leeway:
             self.anonymous_acks.remember(principal, ack, now)
         else:
             self.entitlements.add_acknowledgement(username, ack)
+
+
+def _fail_mode(username: str, host: str, error: Exception) -> Subject:
+    ref = reference_id()
+    logger.error(
+        "ref %s: the entitlements of %r could not be read (request to %s): decided as"
+        " a user with no training and no roles",
+        ref,
+        username,
+        host,
+        exc_info=error,
+    )
+    return Subject.anonymous(username, degraded=True)
 
 
 def reference_id() -> str:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import Awaitable
 
 import pytest
 from mitmproxy import http
@@ -101,6 +102,27 @@ def test_allow_lets_the_request_through(
     flow = enforce(request_flow(host, method=method, headers=headers), user=user)
     assert flow.response is None
     assert decision_of(flow).action == "allow"
+
+
+def test_a_cached_sender_is_decided_without_a_coroutine() -> None:
+    # With no coroutine among its parts' `requestheaders`, the chain's is a plain call.
+    source = DictEntitlements(SUBJECTS)
+    addon = Enforce(make_leeway(entitlements=source), now=lambda: NOW)
+    first = request_flow("www.facebook.com", method="POST")
+    first.metadata[METADATA_KEY] = FlowNotes(Who("tess", "proxyauth", CLIENT))
+    loading = addon.requestheaders(first)
+    assert loading is not None  # not cached yet: loaded
+    asyncio.run(_awaited(loading))
+    assert source.loads == ["tess"]
+    again = request_flow("www.facebook.com", method="POST")
+    again.metadata[METADATA_KEY] = FlowNotes(Who("tess", "proxyauth", CLIENT))
+    assert addon.requestheaders(again) is None
+    assert decision_of(first) == decision_of(again) and decision_of(again).action == "warn"
+    assert source.loads == ["tess"]
+
+
+async def _awaited(pending: Awaitable[None]) -> None:
+    await pending
 
 
 def test_warn_on_a_page_load_shows_the_interstitial_with_a_continue_token() -> None:
