@@ -7,7 +7,6 @@ then mitmproxy's options), so a bad start is one clear line and exit code 1.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 from collections.abc import Sequence
@@ -129,23 +128,12 @@ async def serve_loop(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
     loop.set_exception_handler(_quiet_cancelled_connections)
-    settle_heap()
     try:
         await master.run()
     finally:
         await watch.stop()
         engine.dispose()
     return 0
-
-
-def settle_heap() -> None:
-    """Take what start-up built out of the garbage collector's sight. The proxy's heap is
-    mostly modules and start-up objects that live as long as it does (SQLAlchemy, pydantic
-    and mitmproxy are large), and every full collection walked them all again, paid for
-    by the requests of the moment: collected once, then frozen (`gc.freeze`), they no
-    longer are. Garbage made later is collected as before."""
-    gc.collect()
-    gc.freeze()
 
 
 async def _start_watching(watch: Observability, *, serve_metrics: bool) -> None:

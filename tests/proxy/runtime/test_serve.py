@@ -6,7 +6,6 @@ database and CA directory in the test's own directory, and is killed by pid afte
 
 from __future__ import annotations
 
-import gc
 import http.server
 import os
 import re
@@ -25,7 +24,6 @@ import pytest
 
 from policy import load_default_policy, load_policy
 from policy.loader import default_policy_path
-from proxy.runtime.serve import settle_heap
 from proxy.runtime.startup import RunConfig, print_banner
 from proxy.settings import Settings
 from proxy.store.db import make_engine
@@ -399,16 +397,3 @@ def test_a_bad_policy_on_sighup_is_logged_and_the_old_one_kept(
     proxy.wait_for(r"policy.toml: rule 'everyone': read: 'alow'")
     with httpx.Client(proxy=f"http://127.0.0.1:{proxy.port}", timeout=10) as client:
         assert client.get(f"{origin.url}/still").text == "origin saw /still"
-
-
-def test_settling_the_heap_takes_start_up_objects_out_of_the_collectors_sight() -> None:
-    built = [["start-up"] for _ in range(100)]
-    try:
-        settle_heap()
-        assert gc.get_freeze_count() >= len(built)
-        watched = {id(o) for o in gc.get_objects()}
-        assert not any(id(o) in watched for o in built)
-        later = ["made after"]
-        assert any(o is later for o in gc.get_objects())  # still collected as before
-    finally:
-        gc.unfreeze()
