@@ -18,7 +18,7 @@ from addons.context import CONTINUE_PATH, Leeway, reference_id
 from addons.pages import safe_next
 from addons.respond import answer_plain
 from addons.who import Who, who_of
-from policy.hosts import Match
+from policy.domains import Match
 from policy.subject import Acknowledgement
 
 logger = logging.getLogger("leeway.acknowledge")

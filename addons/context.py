@@ -53,10 +53,9 @@ class Leeway:
     warn_without_intercept: Action = Action.BLOCK
     anonymous_acks: AnonymousAcknowledgements = field(default_factory=AnonymousAcknowledgements)
     observer: Observer = field(default_factory=Nobody)
-    # Leeway's own endpoints (the /metrics server): never reachable through the proxy.
-    own_endpoints: frozenset[tuple[str, int]] = frozenset()
     siblings: Siblings = field(default_factory=NoSiblings)
-    # Where the proxy never forwards (its own host, loopback, link-local, other ports).
+    # Where the proxy never forwards (its own host and ports, /metrics among them,
+    # loopback, link-local, other ports).
     destinations: DestinationRules = field(default_factory=DestinationRules)
     # The pages' templates (an operator's over the bundled ones) and the access page's URL.
     templates: Templates = field(default_factory=bundled)
@@ -77,36 +76,36 @@ class Leeway:
         """The access page's address over plain HTTP (the pages use their own scheme's)."""
         return f"http://{self.portal_host}/"
 
-    def is_own_endpoint(self, host: str, port: int) -> bool:
-        if not self.own_endpoints:
-            return False
-        name = host.lower().strip("[]")
-        if name == "localhost" or name.startswith("127.") or name == "::1":
-            name = "loopback"
-        return (name, port) in self.own_endpoints
+    def known_subject(self, who: Who, host: str) -> Subject | None:
+        """The entitlements of `who` without waiting, or None when they must be loaded
+        (`subject_for`). Never raises."""
+        if who.username is None:
+            return self._anonymous(who)
+        return self._cached(who.username, host)
 
     async def subject_for(self, who: Who, host: str) -> Subject:
         """The entitlements of `who`, asking for `host` (anonymous ones carry their
         in-memory Continues); `degraded` when the store could not be read. Never raises."""
         if who.username is None:
-            return Subject(None, acknowledgements=self.anonymous_acks.of(who.principal))
+            return self._anonymous(who)
+        cached = self._cached(who.username, host)
+        if cached is not None:
+            return cached
         try:
-            cached = self.entitlements.peek(who.username)
-            if cached is not None:
-                return cached
             return await self.entitlements.get(who.username)
         # The one guard of the boundary: the protocol says it never raises, and a broken
         # implementation must still leave the request decided, in the fail mode.
-        except Exception:
-            ref = reference_id()
-            logger.exception(
-                "ref %s: the entitlements of %r could not be read (request to %s): decided as"
-                " a user with no training and no roles",
-                ref,
-                who.username,
-                host,
-            )
-            return Subject.anonymous(who.username, degraded=True)
+        except Exception as e:  # noqa: BLE001
+            return _fail_mode(who.username, host, e)
+
+    def _anonymous(self, who: Who) -> Subject:
+        return Subject(None, acknowledgements=self.anonymous_acks.of(who.principal))
+
+    def _cached(self, username: str, host: str) -> Subject | None:
+        try:
+            return self.entitlements.peek(username)
+        except Exception as e:  # noqa: BLE001 - guarded as in `subject_for`
+            return _fail_mode(username, host, e)
 
     def sibling_acknowledged(
         self, username: str | None, principal: str, ack: Acknowledgement, now: datetime
@@ -116,6 +115,19 @@ class Leeway:
             self.anonymous_acks.remember(principal, ack, now)
         else:
             self.entitlements.add_acknowledgement(username, ack)
+
+
+def _fail_mode(username: str, host: str, error: Exception) -> Subject:
+    ref = reference_id()
+    logger.error(
+        "ref %s: the entitlements of %r could not be read (request to %s): decided as"
+        " a user with no training and no roles",
+        ref,
+        username,
+        host,
+        exc_info=error,
+    )
+    return Subject.anonymous(username, degraded=True)
 
 
 def reference_id() -> str:

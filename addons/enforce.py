@@ -8,7 +8,7 @@ arrived on a connection opened for a name that is decided more strictly.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from mitmproxy import http
@@ -16,7 +16,7 @@ from mitmproxy import http
 from addons.acknowledge import is_continue
 from addons.context import DECISION_HEADER, Leeway, reference_id
 from addons.respond import answer_decision, answer_plain, describe
-from addons.who import Who, notes_of
+from addons.who import FlowNotes, Who, notes_of
 from policy import Action, Decision, Reason, Request, Subject
 from policy.decision import OVERRIDE_HEADERS
 
@@ -68,16 +68,24 @@ class Enforce:
         self.leeway = leeway
         self.now = now or (lambda: datetime.now(UTC))
 
-    async def requestheaders(self, flow: http.HTTPFlow) -> None:
+    def requestheaders(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        # Synchronous when the sender's entitlements are cached, as they nearly always
+        # are: a coroutine per request is a cost the chain would await.
         if flow.response or flow.error or not flow.live or is_continue(flow):
-            return
+            return None
         if self.leeway.is_portal(flow.request.host):  # answered by Portal: not a decision
-            return
-        if self.leeway.is_own_endpoint(flow.request.host, flow.request.port):
-            answer_plain(flow, 403, "Leeway's own endpoints are not served through the proxy.", "-")
-            return
+            return None
         notes = notes_of(flow)
-        subject = await self.leeway.subject_for(notes.who, flow.request.host)
+        subject = self.leeway.known_subject(notes.who, flow.request.host)
+        if subject is None:
+            return self._load_and_decide(flow, notes)
+        self._decide(flow, notes, subject)
+        return None
+
+    async def _load_and_decide(self, flow: http.HTTPFlow, notes: FlowNotes) -> None:
+        self._decide(flow, notes, await self.leeway.subject_for(notes.who, flow.request.host))
+
+    def _decide(self, flow: http.HTTPFlow, notes: FlowNotes, subject: Subject) -> None:
         now = self.now()
         started = time.perf_counter()
         hosts = request_names(flow)

@@ -16,7 +16,8 @@ from addons.context import Leeway, reference_id
 from addons.respond import answer_plain
 from addons.who import who_of
 from policy import Action, Request
-from policy.hosts import InvalidHost, Match
+from policy.domains import Match
+from policy.hosts import InvalidHost
 
 
 class Gate:

@@ -25,7 +25,8 @@ from addons.context import Leeway, reference_id
 from addons.respond import answer_plain
 from addons.who import Who, who_of
 from policy import Action, Request
-from policy.hosts import InvalidHost, Match
+from policy.domains import Match
+from policy.hosts import InvalidHost
 
 logger = logging.getLogger("leeway.tunnel")
 

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from policy import load_default_policy, load_policy
+from policy import load_policy
 from proxy.cli import main as leeway
 
 TARGET_SECONDS = 60.0
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db-url", help="default: a fresh SQLite file in a temporary directory")
     parser.add_argument("--policy", type=Path, help="default: the bundled policy")
     args = parser.parse_args(argv)
-    policy = load_default_policy() if args.policy is None else load_policy(args.policy)
+    policy = load_policy(args.policy)
     modules = sorted(policy.modules)
     extra = [] if args.policy is None else ["--policy", str(args.policy)]
     with tempfile.TemporaryDirectory(prefix="leeway-bench-") as tmp:

@@ -27,7 +27,8 @@ from policy.decision import (
     access_for,
     writing_override,
 )
-from policy.hosts import Classified, DomainIndex, InvalidHost, Match, normalise_host
+from policy.domains import Classified, DomainIndex, Match
+from policy.hosts import InvalidHost, normalise_host
 from policy.model import Category, Module, Rule, Settings
 from policy.subject import Subject
 
@@ -37,8 +38,7 @@ _REMEMBER_LENGTH = 255
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """The facts of one request: its method, every name it carries and its method
-    override headers.
+    """The facts of one request: its method, every name it carries, its override headers.
 
     `hosts` holds the CONNECT target, the TLS SNI and the Host or `:authority`, as far
     as they are known; the strictest decision among them wins. `overrides` holds the
@@ -144,22 +144,13 @@ class Policy:
         override: MethodOverride | None = None,
     ) -> Decision:
         match = self.classify(raw)
-        if isinstance(match, InvalidHost):
+        if not isinstance(match, Match):  # not a host: blocked; uncategorised: allowed
+            invalid = isinstance(match, InvalidHost)
             return Decision.of(
-                action=Action.BLOCK,
+                action=Action.BLOCK if invalid else Action.ALLOW,
                 access=access,
-                reason=Reason.INVALID_HOST,
-                host=raw,
-                category=None,
-                rule=None,
-                revision=self.revision,
-            )
-        if isinstance(match, str):
-            return Decision.of(
-                action=Action.ALLOW,
-                access=access,
-                reason=Reason.UNCATEGORIZED,
-                host=match,
+                reason=Reason.INVALID_HOST if invalid else Reason.UNCATEGORIZED,
+                host=match.raw if isinstance(match, InvalidHost) else match,
                 category=None,
                 rule=None,
                 revision=self.revision,

@@ -1,7 +1,9 @@
-"""Host names as the policy sees them: one normal form, and the index that maps them to categories.
+"""Host names as the policy sees them: every spelling a request or a policy file may use,
+brought to one normal form (case, port, trailing dot, IDN, IPv4 and IPv6 spellings).
 
 Every name a request carries goes through `normalise_host`; the compiled policy remembers
-the answers (`Policy.classify`), so neither function here caches.
+the answers (`Policy.classify`), so nothing here caches. `policy.domains` matches the
+normal forms to categories.
 """
 
 from __future__ import annotations
@@ -11,10 +13,6 @@ import re
 import string
 from dataclasses import dataclass
 from encodings import idna
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 MAX_NAME = 253
 # Far longer than any host with brackets and a port: refused before any parsing.
@@ -45,18 +43,6 @@ class InvalidHost:
     def __str__(self) -> str:
         shown = self.raw if len(self.raw) <= 80 else self.raw[:80] + "..."
         return f"{shown!r} is not a host name: {self.reason}"
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """A categorised host: its normal form, its category and the listed domain it falls under."""
-
-    host: str
-    category: str
-    listed: str
-
-
-type Classified = Match | str | InvalidHost  # categorised, uncategorised (normal form), invalid
 
 
 class HostError(ValueError):
@@ -96,39 +82,6 @@ def normalise_domain(raw: str) -> str:
 def is_ip_literal(host: str) -> bool:
     """Whether a normalised host is an IPv4 or IPv6 address."""
     return ":" in host or host.rpartition(".")[2].isdigit()
-
-
-class DomainIndex:
-    """Compiled once per policy: maps listed domains to category names."""
-
-    __slots__ = ("_entries", "_single_label")
-
-    def __init__(self, domains: Mapping[str, str]) -> None:
-        entries: dict[str, tuple[str, str]] = {}
-        for domain, category in domains.items():
-            if normalise_host(domain) != domain:
-                raise HostError(f"{domain!r} is not a normalised domain (see normalise_domain)")
-            entries[domain] = (category, domain)
-        self._entries = entries
-        self._single_label = any("." not in d and not is_ip_literal(d) for d in entries)
-
-    def match(self, host: str) -> tuple[str, str] | None:
-        """(category, listed domain) for the longest listed domain that is host or its parent."""
-        # An IP literal matches only itself: the shorter parts of a normal IPv4 address are
-        # never normal, so never listed, and IPv6 addresses have no dots.
-        get = self._entries.get
-        found = get(host)
-        if found is not None:
-            return found
-        # Suffixes from the left, longest first; the last label alone only if such is listed.
-        stop = len(host) if self._single_label else host.rfind(".")
-        start = host.find(".") + 1
-        while 0 < start <= stop:
-            found = get(host[start:])
-            if found is not None:
-                return found
-            start = host.find(".", start) + 1
-        return None
 
 
 def _normalise_host(raw: str) -> str | InvalidHost:

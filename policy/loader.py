@@ -24,8 +24,13 @@ from policy.tables import Tables, validate_tables
 DEFAULT_POLICY = "default_policy.toml"
 
 
-def load_policy(path: Path | str) -> Policy:
-    """Read, validate and compile the policy at `path`; raises PolicyError."""
+def load_policy(path: Path | str | None) -> Policy:
+    """Read, validate and compile the policy at `path`, or the bundled one when `path` is
+    None; raises PolicyError. The one way a policy is loaded: by `leeway run` at start and
+    on a reload, by its workers and by every command."""
+    if path is None:
+        content = resources.files("policy").joinpath(DEFAULT_POLICY).read_bytes()
+        return parse_policy(content, source=f"(bundled) {DEFAULT_POLICY}", label=DEFAULT_POLICY)
     path = Path(path)
     try:
         content = path.read_bytes()
@@ -35,9 +40,8 @@ def load_policy(path: Path | str) -> Policy:
 
 
 def load_default_policy() -> Policy:
-    """The policy bundled with the package."""
-    content = resources.files("policy").joinpath(DEFAULT_POLICY).read_bytes()
-    return parse_policy(content, source=f"(bundled) {DEFAULT_POLICY}", label=DEFAULT_POLICY)
+    """The policy bundled with the package: `load_policy(None)`."""
+    return load_policy(None)
 
 
 def default_policy_path() -> Path:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 from sqlalchemy import exc
 from sqlalchemy.orm import Session
 
-from policy import Policy, load_default_policy, load_policy
+from policy import Policy, load_policy
 from proxy.commands.flags import add_setting_flags
 from proxy.csvimport.rows import RowError, Tally, parse_timestamp
 from proxy.store import migrate
@@ -49,8 +49,7 @@ class Context:
     def policy(self) -> Policy:
         """The policy named by the settings, or the bundled one; `PolicyError` if it is bad."""
         if self._policy is None:
-            path = self.settings.policy
-            self._policy = load_default_policy() if path is None else load_policy(path)
+            self._policy = load_policy(self.settings.policy)
         return self._policy
 
     def engine(self) -> Engine:

@@ -46,13 +46,13 @@ def run_proxy(args: argparse.Namespace, context: Context) -> int:
     try:
         # A policy or a template with a mistake is refused before mitmproxy, which takes
         # seconds to import, is loaded: only this command loads it, and only once both hold.
-        load_run_policy(config.policy_path)
+        policy = load_run_policy(config.policy_path)
         load_run_templates(config.templates)
         from proxy.fleet.launch import supervise
         from proxy.runtime.serve import serve
 
         if config.workers > 1:
-            return supervise(config, context.engine(), config.workers)
-        return serve(config, context.engine())
+            return supervise(config, context.engine(), policy, config.workers)
+        return serve(config, context.engine(), policy)
     except StartupError as e:
         raise CommandError(f"leeway run: {e}") from None

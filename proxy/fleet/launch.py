@@ -14,9 +14,10 @@ if TYPE_CHECKING:
     from policy import Policy
 
 
-def supervise(config: RunConfig, engine: Engine, workers: int) -> int:
-    """Run `workers` proxy processes on config's port until SIGINT or SIGTERM."""
-    policy, key = preflight(config, engine)
+def supervise(config: RunConfig, engine: Engine, policy: Policy, workers: int) -> int:
+    """Run `workers` proxy processes on config's port until SIGINT or SIGTERM; each loads
+    the policy itself, as `policy` was loaded."""
+    key = preflight(config, engine)
     supervisor = Supervisor(config, workers, key)
     supervisor.catch_signals()
     server: MetricsServer | None = None

@@ -62,9 +62,9 @@ PRODUCTION_OPTIONS = {
 }
 
 
-def serve(config: RunConfig, engine: Engine) -> int:
+def serve(config: RunConfig, engine: Engine, policy: Policy) -> int:
     """Run the proxy until SIGINT or SIGTERM; the engine is on a migrated database."""
-    policy, key = preflight(config, engine)
+    key = preflight(config, engine)
     return asyncio.run(serve_loop(config, engine, policy, key))
 
 
@@ -107,7 +107,6 @@ async def serve_loop(
         warn_without_intercept=config.warn_without_intercept,
         observer=watch.recorder,
         templates=templates,
-        own_endpoints=own_endpoints(config),
         siblings=role.siblings,
         portal_host=config.portal_host,
         access_requests=StoredAccessRequests(engine),
@@ -151,18 +150,6 @@ async def serve_loop(
         await watch.stop()
         engine.dispose()
     return 0
-
-
-def own_endpoints(config: RunConfig) -> frozenset[tuple[str, int]]:
-    """The metrics endpoint as a client behind the proxy would name it."""
-    port = config.observability.metrics_port
-    if not port:
-        return frozenset()
-    host = config.observability.metrics_host.lower()
-    loopback = host in {"127.0.0.1", "localhost", "::1"} or host.startswith("127.")
-    wildcard = host in {"0.0.0.0", "::", ""}  # noqa: S104 (a comparison, not a bind)
-    names = {"loopback"} if loopback or wildcard else {host}
-    return frozenset((name, port) for name in names)
 
 
 async def _start_watching(watch: Observability, *, serve_metrics: bool) -> None:

@@ -18,7 +18,7 @@ from addons.page_templates import TemplateRefused, Templates
 from addons.pages import PAGE_SAMPLES
 from addons.portal_samples import PORTAL_SAMPLES
 from addons.protocols import NoSiblings
-from policy import Action, PolicyError, load_default_policy, load_policy
+from policy import Action, PolicyError, load_policy
 from policy.destinations import DestinationError, DestinationRules, Ports, parse_networks
 from proxy.runtime.observability import ObservabilityConfig
 from proxy.settings import SettingError
@@ -99,8 +99,9 @@ def _parsed[T](name: str, parse: Callable[[str], T], settings: Settings) -> T:
 
 
 def load_run_policy(path: Path | None) -> Policy:
+    """`load_policy`, its refusal a `StartupError`."""
     try:
-        return load_default_policy() if path is None else load_policy(path)
+        return load_policy(path)
     except PolicyError as e:
         # One line per mistake, each naming the file: the first follows the prefix.
         raise StartupError(f"policy refused: {e}") from None
@@ -128,12 +129,12 @@ def check_port_free(host: str, port: int) -> None:
             raise StartupError(f"cannot listen on {host}:{port}: {why}") from None
 
 
-def preflight(config: RunConfig, engine: Engine) -> tuple[Policy, bytes]:
-    """What must hold before listening: the policy, a free port, the token signing key."""
-    policy = load_run_policy(config.policy_path)
+def preflight(config: RunConfig, engine: Engine) -> bytes:
+    """What must hold before listening, once the policy has loaded (`load_run_policy`): a
+    free port and the token signing key, which is returned."""
     check_port_free(config.listen_host, config.listen_port)
     try:
-        return policy, signing_key(engine)
+        return signing_key(engine)
     except StoreUnavailable as e:
         raise StartupError(str(e)) from None
 

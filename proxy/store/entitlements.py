@@ -2,6 +2,9 @@
 
 Two queries per call: the user row, then completions, grants and live acknowledgements. A
 deactivated user (`leeway users sync` no longer found them) is decided as an unknown one.
+Both statements are built once, with bound parameters, and run on a plain connection: the
+proxy reloads an active user every few seconds, and building the statements and their
+cache keys anew, and an ORM session, cost more than the queries themselves.
 """
 
 from __future__ import annotations
@@ -9,11 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from sqlalchemy import literal, select, type_coerce, union_all
+from sqlalchemy import Integer, bindparam, literal, select, type_coerce, union_all
 from sqlalchemy import null as sql_null
 
 from policy.subject import Acknowledgement, Grant, Subject
-from proxy.store.db import session_factory, store_errors
+from proxy.store.db import store_errors
 from proxy.store.models import Acknowledgement as AckRow
 from proxy.store.models import RoleGrant, TrainingCompletion, User
 from proxy.store.types import TZDateTime
@@ -35,29 +38,26 @@ class SqlEntitlements:
 
     def __init__(self, engine: Engine) -> None:
         self._url = engine.url
-        self._sessions = session_factory(engine)
+        self._engine = engine
 
     def subject_for(self, username: str, now: datetime) -> Subject:
         """The entitlements of `username` at `now`; `StoreUnavailable` if the database fails."""
         if now.utcoffset() is None:
             raise ValueError(f"naive datetime {now.isoformat()} given as now: use UTC")
-        with store_errors(self._url), self._sessions() as session:
-            user = session.execute(
-                select(User.id, User.department, User.deactivated_at).where(
-                    User.username == username
-                )
-            ).one_or_none()
+        with store_errors(self._url), self._engine.connect() as connection:
+            user = connection.execute(_USER, {"username": username}).one_or_none()
             if user is None or user.deactivated_at is not None:
                 # No longer in the directory: decided as a user the store does not know.
                 return Subject.anonymous(username)
-            rows = session.execute(_entitlements_query(user.id, now)).all()
+            rows = connection.execute(_ENTITLEMENTS, {"user_id": user.id, "now": now}).all()
             return _subject(username, user.department, rows)
 
 
-def _entitlements_query(
-    user_id: int, now: datetime
-) -> CompoundSelect[str, str, datetime, datetime | None, datetime | None]:
-    """One UNION ALL: (kind, key, t1, t2, t3) rows, `kind` saying which table each came from."""
+def _entitlements_query() -> CompoundSelect[str, str, datetime, datetime | None, datetime | None]:
+    """One UNION ALL: (kind, key, t1, t2, t3) rows, `kind` saying which table each came from;
+    parameters `user_id` and `now`."""
+    user_id = bindparam("user_id", type_=Integer())
+    now = bindparam("now", type_=TZDateTime())
     no_time = type_coerce(sql_null(), TZDateTime())
     completions = select(
         literal(COMPLETION).label("kind"),
@@ -81,6 +81,12 @@ def _entitlements_query(
         no_time,
     ).where(AckRow.user_id == user_id, AckRow.expires_at > now)
     return union_all(completions, grants, acknowledgements)
+
+
+_USER = select(User.id, User.department, User.deactivated_at).where(
+    User.username == bindparam("username")
+)
+_ENTITLEMENTS = _entitlements_query()
 
 
 def _subject(username: str, department: str | None, rows: Iterable[EntitlementRow]) -> Subject:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
 
@@ -104,6 +105,27 @@ def test_allow_lets_the_request_through(
     flow = enforce(request_flow(host, method=method, headers=headers), user=user)
     assert flow.response is None
     assert decision_of(flow).action == "allow"
+
+
+def test_a_cached_sender_is_decided_without_a_coroutine() -> None:
+    # With no coroutine among its parts' `requestheaders`, the chain's is a plain call.
+    source = DictEntitlements(SUBJECTS)
+    addon = Enforce(make_leeway(entitlements=source), now=lambda: NOW)
+    first = request_flow("www.facebook.com", method="POST")
+    first.metadata[METADATA_KEY] = FlowNotes(Who("tess", "proxyauth", CLIENT))
+    loading = addon.requestheaders(first)
+    assert loading is not None  # not cached yet: loaded
+    asyncio.run(_awaited(loading))
+    assert source.loads == ["tess"]
+    again = request_flow("www.facebook.com", method="POST")
+    again.metadata[METADATA_KEY] = FlowNotes(Who("tess", "proxyauth", CLIENT))
+    assert addon.requestheaders(again) is None
+    assert decision_of(first) == decision_of(again) and decision_of(again).action == "warn"
+    assert source.loads == ["tess"]
+
+
+async def _awaited(pending: Awaitable[None]) -> None:
+    await pending
 
 
 def test_warn_on_a_page_load_shows_the_interstitial_with_a_continue_token() -> None:
@@ -355,29 +377,6 @@ def test_a_request_let_through_keeps_its_stream() -> None:
     flow.request.stream = True
     enforce(flow)
     assert flow.request.stream is True
-
-
-@pytest.mark.parametrize(
-    ("host", "port", "refused"),
-    [
-        pytest.param("127.0.0.1", 9464, True, id="metrics on loopback"),
-        pytest.param("localhost", 9464, True, id="metrics by name"),
-        pytest.param("127.0.0.1", 9465, False, id="another local port"),
-        pytest.param("www.example.org", 9464, False, id="another host, same port"),
-    ],
-)
-def test_leeways_own_endpoints_are_not_served_through_the_proxy(
-    host: str, port: int, refused: bool
-) -> None:
-    leeway = make_leeway(SUBJECTS)
-    leeway.own_endpoints = frozenset({("loopback", 9464)})
-    flow = request_flow(host, path="/metrics")
-    flow.request.port = port
-    enforce(flow, leeway=leeway)
-    if refused:
-        answered(flow, 403)
-    else:
-        assert flow.response is None
 
 
 def test_a_host_with_a_port_is_decided_once_as_its_host() -> None:

@@ -17,7 +17,7 @@ from mitmproxy import http
 from proxy.commands import open_store
 from proxy.logs import configure_proxy_logging
 from proxy.runtime.serve import serve_loop
-from proxy.runtime.startup import RunConfig, preflight
+from proxy.runtime.startup import RunConfig, load_run_policy, preflight
 from proxy.settings import Settings
 
 
@@ -45,7 +45,8 @@ def main(argv: list[str]) -> int:
     )
     config = RunConfig.from_settings(settings, args.mitm_options)
     engine = open_store(args.db_url)
-    policy, key = preflight(config, engine)
+    policy = load_run_policy(config.policy_path)
+    key = preflight(config, engine)
     configure_proxy_logging()
     return asyncio.run(serve_loop(config, engine, policy, key, first=(Raising(),)))
 

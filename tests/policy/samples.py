@@ -1,8 +1,10 @@
-"""A small policy and a fixed moment shared by the policy tests."""
+"""Shared by the policy tests: a small policy, a fixed moment, and host names to generate."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
+from hypothesis import strategies as st
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -75,3 +77,15 @@ categories = ["rich-media"]
 read = "warn"
 write = "block"
 """
+
+
+# Labels stop at 20 characters so that joined names stay under 253. An `xn--` label must be
+# valid punycode, so plain labels never start that way.
+labels = st.from_regex(r"[a-z0-9_](?:[a-z0-9_-]{0,18}[a-z0-9_])?", fullmatch=True).filter(
+    lambda label: not label.startswith("xn--")
+)
+# A name's last label starts with a letter: one of digits alone would make it an IPv4 address.
+last_labels = labels.filter(lambda label: label[0].isalpha())
+domains = st.builds(
+    lambda head, last: ".".join([*head, last]), st.lists(labels, max_size=3), last_labels
+)

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policy import Access, Action, Decision, Policy, Reason, Request, Subject, engine, parse_policy
-from policy.hosts import InvalidHost, Match
+from policy.domains import Match
+from policy.hosts import InvalidHost
 from policy.subject import Acknowledgement, Grant
 from tests.policy.samples import NOW, TEST_POLICY
 

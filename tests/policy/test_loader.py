@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from policy import Action, PolicyError, load_default_policy, load_policy, parse_policy
+from policy import (
+    Action,
+    PolicyError,
+    default_policy_path,
+    load_default_policy,
+    load_policy,
+    parse_policy,
+)
 from policy.hosts import normalise_host
 from tests.policy.samples import TEST_POLICY
 
@@ -277,6 +284,14 @@ def test_revision_identifies_the_content(tmp_path: Path) -> None:
     other = parse_policy((MINIMAL + "\n# changed\n").encode(), source="a", label="a")
     assert one.revision == same.revision != other.revision
     assert len(one.revision) == 12
+
+
+def test_no_path_is_the_bundled_policy() -> None:
+    # The one loader: `leeway run`, its reload and the commands all call it, path or none.
+    bundled = load_policy(None)
+    assert bundled.source == "(bundled) default_policy.toml"
+    assert bundled.revision == load_policy(default_policy_path()).revision
+    assert bundled.revision == load_default_policy().revision
 
 
 def test_domains_are_normalised() -> None:

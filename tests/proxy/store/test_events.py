@@ -43,8 +43,8 @@ def event(
 
 
 def insert(engine: Engine, *events: AccessEvent) -> None:
-    with session_factory(engine).begin() as session:
-        insert_events(session, events)
+    with engine.begin() as connection:
+        insert_events(connection, events)
 
 
 FIELDS = [field.name for field in fields(AccessEvent)]
