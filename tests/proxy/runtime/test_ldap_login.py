@@ -9,6 +9,7 @@ import pytest
 
 from addons.signin_checks import SignInUnavailable
 from proxy.runtime.ldap_login import LdapLogin, LoginSpecError
+from tests.e2e.forwarder import Forwarder
 from tests.slapd_server import SYNC_DN, SYNC_PASSWORD, Slapd
 
 
@@ -94,6 +95,23 @@ def test_ldaps_without_the_ca_file_is_unavailable_because_not_trusted(
     assert "self-signed certificate in certificate chain" in message
     assert "--auth-ca-file" in message
     assert "alice-password" not in message and SYNC_PASSWORD not in message
+
+
+def test_ldaps_checks_the_servers_name(slapd: Slapd, directory_ou: str) -> None:
+    # The same server and certificate (for localhost and 127.0.0.1) reached as 127.0.0.2.
+    forwarder = Forwarder(("127.0.0.1", slapd.tls_port), host="127.0.0.2")
+    forwarder.start()
+    try:
+        spec = (
+            f"ldaps:127.0.0.2:{forwarder.port}:{SYNC_DN}:{SYNC_PASSWORD}:ou=people,{directory_ou}"
+        )
+        check = LdapLogin.parse(f"{spec}?search_filter_key=uid", 2.0, slapd.ca_file)
+        with pytest.raises(SignInUnavailable) as raised:
+            check("alice", "alice-password")
+    finally:
+        forwarder.stop()
+    assert "its certificate is not trusted (IP address mismatch" in str(raised.value)
+    assert "it must name 127.0.0.2" in str(raised.value)
 
 
 def test_an_unusable_ca_file_is_refused_when_parsed(tmp_path: Path) -> None:
