@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     auth_timeout: Annotated[float, Flag(RUN, "SECONDS")] = Field(
         default=5.0, gt=0, le=300, description="Seconds a sign-in check may take (then: 407)."
     )
+    auth_ca_file: Annotated[Path | None, Flag(RUN, "FILE", "the system's CAs")] = Field(
+        default=None, description="CA certificates (PEM) that sign the ldaps:// directory's."
+    )
     trusted_header: Annotated[str | None, Flag(RUN, "NAME")] = Field(
         default=None,
         description="Header naming the user, set by an upstream authenticating proxy "

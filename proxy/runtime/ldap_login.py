@@ -5,7 +5,9 @@ account finds the one entry whose ATTR (default `cn`) is the login name, then th
 is bound as that entry. Unlike mitmproxy's validator, each check opens its own connections
 (safe from several threads, and a directory that was down is simply asked again), every
 network step has a time limit, and the canonical name is the entry's own ATTR value
-(`Alice` signs in as `alice`). Blocking: run it in a worker thread.
+(`Alice` signs in as `alice`). ldaps verifies the certificate and the server's name with a
+context of ours (`directory_tls`: the system's CAs or `--auth-ca-file`'s). Blocking: run it
+in a worker thread.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import math
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
@@ -21,6 +25,7 @@ from mitmproxy import exceptions
 from mitmproxy.addons.proxyauth import Ldap
 
 from addons.signin_checks import SignInUnavailable
+from proxy.runtime.directory_tls import CaFileError, verifying_context
 
 SPEC_SHAPE = "ldap[s]:HOST[:PORT]:BIND_DN:BIND_PASSWORD:BASE_DN[?search_filter_key=ATTR]"
 INVALID_CREDENTIALS = 49
@@ -42,15 +47,22 @@ class LdapLogin:
     base: str
     attribute: str
     timeout: float
+    tls: ssl.SSLContext | None = None  # ldaps: made once, shared by the checks' threads
 
     @classmethod
-    def parse(cls, spec: str, timeout: float) -> LdapLogin:
+    def parse(cls, spec: str, timeout: float, ca_file: Path | None = None) -> LdapLogin:
+        """The check for `spec`; with ldaps, the certificate is trusted if a CA in `ca_file`
+        signed it (none: the system's CAs)."""
         try:
             use_ssl, host, port, bind_dn, password, base, attribute = Ldap.parse_spec(spec)
         except exceptions.OptionsError:
             # mitmproxy's message repeats the spec, and with it the service password.
             raise LoginSpecError(f"an LDAP sign-in is {SPEC_SHAPE}") from None
-        return cls(use_ssl, host, port, bind_dn, password, base, attribute, timeout)
+        try:
+            tls = verifying_context(ca_file) if use_ssl else None
+        except CaFileError as e:
+            raise LoginSpecError(f"the CA file {e}") from None
+        return cls(use_ssl, host, port, bind_dn, password, base, attribute, timeout, tls)
 
     @property
     def where(self) -> str:
@@ -72,6 +84,11 @@ class LdapLogin:
             dn, name = found
             return name if self._binds(dn, password) else None
         except LDAPException as e:
+            if (untrusted := _untrusted(e)) is not None:
+                raise SignInUnavailable(
+                    f"{self.where}: its certificate is not trusted ({untrusted}): it must name"
+                    f" {self.host} and be signed by a CA of --auth-ca-file (else the system's)"
+                ) from None
             raise SignInUnavailable(f"{self.where}: {type(e).__name__}: {e}") from None
 
     def _find(self, username: str) -> tuple[str, str] | None:
@@ -105,7 +122,7 @@ class LdapLogin:
         return False
 
     def _connection(self, user: str, password: str) -> ldap3.Connection:
-        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED) if self.use_ssl else None
+        tls = None if self.tls is None else _VerifiedTls(self.tls, self.host)
         server = ldap3.Server(
             self.host,
             port=self.port,
@@ -129,3 +146,29 @@ def _canonical(attributes: dict[str, object], attribute: str, login: str) -> str
         if text.casefold() == login.casefold():
             return text
     return login
+
+
+class _VerifiedTls(ldap3.Tls):
+    """ldap3's TLS through our context, so that Python's own check of the server's name is
+    made (ldap3's does not match IP addresses) and the name is sent (SNI)."""
+
+    def __init__(self, context: ssl.SSLContext, hostname: str) -> None:
+        super().__init__(validate=ssl.CERT_REQUIRED)
+        self.context = context
+        self.hostname = hostname
+
+    def wrap_socket(self, connection: Any, do_handshake: bool = False) -> None:
+        connection.socket = self.context.wrap_socket(
+            connection.socket, do_handshake_on_connect=do_handshake, server_hostname=self.hostname
+        )
+
+
+def _untrusted(error: LDAPException) -> str | None:
+    """Why the server's certificate was refused, if it was. ldap3 re-raises the TLS error
+    mixed into its own class, or lists one per address it tried."""
+    tried = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], list) else []
+    errors = [error, *(t[0] for t in tried if isinstance(t, tuple) and t)]
+    for refused in (e for e in errors if isinstance(e, ssl.SSLCertVerificationError)):
+        text = str(refused.args[0]) if refused.args else str(refused)
+        return text.rpartition("certificate verify failed: ")[2].split(" (_ssl.c")[0]
+    return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from mitmproxy import exceptions
 from mitmproxy.addons.proxyauth import AcceptAll, Htpasswd, SingleUser, Validator
@@ -30,11 +31,17 @@ type Mapped = Callable[[str], bool]  # is this client address in the address map
 
 
 def sign_in(
-    spec: str, timeout: float, engine: Engine, registry: CollectorRegistry, mapped: Mapped
+    spec: str,
+    timeout: float,
+    engine: Engine,
+    registry: CollectorRegistry,
+    mapped: Mapped,
+    ca_file: Path | None = None,
 ) -> SignIn:
     """Leeway's proxy authentication for `spec` (clients `mapped` may skip it), counting its
-    checks by outcome in `leeway_signin_checks_total` (no usernames); LoginSpecError if bad."""
-    check = login_check(spec, timeout=timeout, names=StoredNames(engine))
+    checks by outcome in `leeway_signin_checks_total` (no usernames); LoginSpecError if bad.
+    `ca_file`: the CAs that sign an ldaps directory's certificate (else the system's)."""
+    check = login_check(spec, timeout=timeout, names=StoredNames(engine), ca_file=ca_file)
     counter = CounterChildren.new(
         registry, "leeway_signin_checks", "Sign-in checks by outcome", ("outcome",)
     )
@@ -46,11 +53,13 @@ def sign_in(
     return SignIn(checks, mapped)
 
 
-def login_check(spec: str, *, timeout: float, names: NameLookup) -> Check:
+def login_check(
+    spec: str, *, timeout: float, names: NameLookup, ca_file: Path | None = None
+) -> Check:
     """The blocking check for `spec`: the stored username for good credentials, else None.
     `LoginSpecError` (naming the problem, never a password) for a spec that cannot work."""
     if spec.startswith("ldap"):
-        ldap = LdapLogin.parse(spec, timeout)
+        ldap = LdapLogin.parse(spec, timeout, ca_file)
         return _Stored(ldap, names)
     return _Stored(_Passwords(_validator(spec)), names)
 

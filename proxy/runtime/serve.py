@@ -192,9 +192,17 @@ def _sign_in(
         return book.lookup(client) is not None
 
     try:
-        return [sign_in(config.proxyauth, config.auth_timeout, engine, watch.registry, mapped)]
+        addon = sign_in(
+            config.proxyauth,
+            config.auth_timeout,
+            engine,
+            watch.registry,
+            mapped,
+            config.auth_ca_file,
+        )
     except LoginSpecError as e:
         raise StartupError(f"--proxyauth refused: {e}") from None
+    return [addon]
 
 
 def _apply_options(master: DumpMaster, config: RunConfig) -> None:

@@ -20,6 +20,7 @@ from addons.portal_samples import PORTAL_SAMPLES
 from addons.protocols import NoSiblings
 from policy import Action, PolicyError, load_policy
 from policy.destinations import DestinationError, DestinationRules, Ports, parse_networks
+from proxy.runtime.directory_tls import CaFileError, verifying_context
 from proxy.runtime.observability import ObservabilityConfig
 from proxy.settings import SettingError
 from proxy.store.db import StoreUnavailable, mask_url
@@ -54,6 +55,7 @@ class RunConfig:
     confdir: Path
     proxyauth: str | None
     auth_timeout: float
+    auth_ca_file: Path | None
     trusted_header: str | None
     trusted_peers: tuple[Network, ...]
     intercept: bool
@@ -80,6 +82,7 @@ class RunConfig:
         derived = settings.fields_of(
             cls,
             policy_path=settings.policy,
+            auth_ca_file=_auth_ca_file(settings),
             confdir=settings.confdir.expanduser(),
             trusted_peers=_parsed("trusted_peers", parse_networks, settings),
             warn_without_intercept=Action(settings.warn_without_intercept),
@@ -96,6 +99,20 @@ def _parsed[T](name: str, parse: Callable[[str], T], settings: Settings) -> T:
         return parse(getattr(settings, name) or "")
     except DestinationError as e:
         raise SettingError.of(name, e) from None
+
+
+def _auth_ca_file(settings: Settings) -> Path | None:
+    """The sign-in's CA file, refused now if it is unusable or nothing would use it."""
+    path = settings.auth_ca_file
+    if path is None:
+        return None
+    if not (settings.proxyauth or "").startswith("ldaps:"):
+        raise SettingError.of("auth_ca_file", "only --proxyauth ldaps:... uses it")
+    try:
+        verifying_context(path)
+    except CaFileError as e:
+        raise SettingError.of("auth_ca_file", e) from None
+    return path
 
 
 def load_run_policy(path: Path | None) -> Policy:

@@ -21,10 +21,11 @@ from tests.e2e.proxy_process import free_port
 
 
 class Forwarder:
-    """Forwards 127.0.0.1:`port` to `target` while started."""
+    """Forwards `host`:`port` to `target` while started."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int], host: str = "127.0.0.1") -> None:
         self.target = target
+        self.host = host
         self.port = free_port()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
@@ -32,7 +33,7 @@ class Forwarder:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR
+        listener = socket.create_server((self.host, self.port))  # SO_REUSEADDR
         listener.settimeout(0.05)  # so that the loop sees `stop()` promptly
         self._stopping.clear()
         self._thread = threading.Thread(target=self._accept, args=(listener,), daemon=True)

@@ -32,6 +32,7 @@ SAMPLES = {
     "confdir": "/srv/leeway/ca",
     "proxyauth": "@/etc/leeway/htpasswd",
     "auth_timeout": "2.5",
+    "auth_ca_file": "/etc/ssl/certs/ca-certificates.crt",
     "trusted_header": "X-Remote-User",
     "trusted_peers": "10.0.0.0/8,fd00::/8",
     "warn_without_intercept": "allow",
@@ -51,7 +52,12 @@ SAMPLES = {
     "audit_pseudonymise_after": "7d",
 }
 SWITCHES = {"intercept": ("false", "--no-intercept"), "metrics_departments": ("true", None)}
-NEEDED = {"trusted_header": {"LEEWAY_TRUSTED_PEERS": "10.0.0.0/8"}}  # refused alone
+# Refused alone; the ldaps spec's password is no secret: nothing is ever asked with it.
+LDAPS = "ldaps:dc1.corp.example.org:636:cn=svc:unused:dc=corp,dc=example,dc=org"
+NEEDED = {
+    "trusted_header": {"LEEWAY_TRUSTED_PEERS": "10.0.0.0/8"},
+    "auth_ca_file": {"LEEWAY_PROXYAUTH": LDAPS},
+}
 
 
 def run_parser() -> argparse.ArgumentParser:
@@ -169,3 +175,27 @@ def test_a_bad_number_is_a_usage_error_naming_the_option(
 ) -> None:
     assert main(["run", "--listen-port", "http"]) == 2
     assert "argument --listen-port: invalid int value: 'http'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("spec", "ca_file", "expected"),
+    [
+        (LDAPS, "/no/such/ca.pem", "/no/such/ca.pem: cannot read it: No such file or directory"),
+        (LDAPS, __file__, f"{__file__}: no CA certificate in it (NO_CERTIFICATE_OR_CRL_FOUND)"),
+        ("@/etc/leeway/htpasswd", "/etc/ssl/certs/ca-certificates.crt", "only --proxyauth ldaps:"),
+    ],
+    ids=["missing", "not PEM", "not ldaps"],
+)
+def test_an_unusable_auth_ca_file_stops_leeway_run_at_start(
+    spec: str,
+    ca_file: str,
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("LEEWAY_PROXYAUTH", spec)  # the spec holds a password: never in argv
+    monkeypatch.setenv("LEEWAY_AUTH_CA_FILE", ca_file)
+    assert main(["run"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"--auth-ca-file (LEEWAY_AUTH_CA_FILE): {expected}"), error
+    assert "unused" not in error
