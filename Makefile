@@ -24,8 +24,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Two processes, each taking whole files (a file's shared proxy or server stays in one):
+# most tests wait on real processes and sockets, so the two cores halve the wall time.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 # The unit tests alone (policy, addons, store, proxy) on SQLite, without those that start a
 # process: well under a minute on an idle machine. `make test` runs everything, PostgreSQL too.
