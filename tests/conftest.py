@@ -7,8 +7,10 @@ PostgreSQL needs LEEWAY_TEST_POSTGRES_URL (a server where the user may create da
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import sys
 import uuid
 from typing import TYPE_CHECKING
 
@@ -167,3 +169,20 @@ def ralph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ralph]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_log_handler_of_a_finished_master() -> Iterator[None]:
+    """A mitmproxy master that a test left running keeps its log handler on the root logger,
+    and the next test's log line would go to that master's closed loop: drop such handlers."""
+    yield
+    log = sys.modules.get("mitmproxy.log")  # loaded only by the tests that use mitmproxy
+    if log is None:
+        return
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        master = getattr(handler, "master", None)
+        if isinstance(handler, log.MitmLogHandler) and master is not None:
+            loop = getattr(master, "event_loop", None)
+            if loop is not None and loop.is_closed():
+                root.removeHandler(handler)
