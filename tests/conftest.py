@@ -172,17 +172,18 @@ def ralph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ralph]:
 
 
 @pytest.fixture(autouse=True)
-def _no_log_handler_of_a_finished_master() -> Iterator[None]:
-    """A mitmproxy master that a test left running keeps its log handler on the root logger,
-    and the next test's log line would go to that master's closed loop: drop such handlers."""
-    yield
-    log = sys.modules.get("mitmproxy.log")  # loaded only by the tests that use mitmproxy
-    if log is None:
-        return
+def _root_logger_as_found() -> Iterator[None]:
+    """Each test leaves the root logger as it found it. A test that runs a proxy in-process
+    sets it to INFO (`configure_proxy_logging`), and a mitmproxy master left behind keeps a
+    handler on it that sends every line to that master's loop, closed by then: either would
+    change what the next test in the same process sees. The handlers pytest itself adds
+    for each phase of a test are not touched."""
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        master = getattr(handler, "master", None)
-        if isinstance(handler, log.MitmLogHandler) and master is not None:
-            loop = getattr(master, "event_loop", None)
-            if loop is not None and loop.is_closed():
+    level, handlers = root.level, set(root.handlers)
+    yield
+    root.setLevel(level)
+    log = sys.modules.get("mitmproxy.log")  # loaded only by the tests that use mitmproxy
+    if log is not None:
+        for handler in set(root.handlers) - handlers:
+            if isinstance(handler, log.MitmLogHandler):
                 root.removeHandler(handler)

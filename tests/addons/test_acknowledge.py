@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 import pytest
 from mitmproxy import http
-from mitmproxy.test import taddons
 
 from addons import tokens
 from addons.acknowledge import MAX_FORM, Acknowledge
@@ -16,6 +15,7 @@ from addons.context import CONTINUE_PATH, Leeway
 from addons.enforce import Enforce
 from addons.who import METADATA_KEY, FlowNotes, Who
 from policy.subject import Acknowledgement
+from tests.addons.addon_context import addon_context
 from tests.addons.fakes import (
     CLIENT,
     KEY,
@@ -73,7 +73,7 @@ def continue_flow(
 
 def run(addon: Acknowledge | Enforce, flow: http.HTTPFlow) -> http.HTTPFlow:
     async def cycle() -> None:
-        with taddons.context(addon) as tctx:
+        with addon_context(addon) as tctx:
             await tctx.cycle(addon, flow)
 
     asyncio.run(cycle())

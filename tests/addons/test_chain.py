@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from mitmproxy import hooks, http
 from mitmproxy.proxy.layers import http as http_layer
-from mitmproxy.test import taddons, tflow
+from mitmproxy.test import tflow
 from prometheus_client import CollectorRegistry
 
 from addons.chain import SYNC_ONLY, UNFORWARDABLE, Chain
 from addons.enforce import Enforce
 from proxy.metrics.proxy_metrics import Metrics
+from tests.addons.addon_context import addon_context
 from tests.addons.fakes import make_leeway, request_flow
 
 FORWARDED = sorted(hooks.all_hooks.keys() - UNFORWARDABLE)
@@ -66,7 +67,7 @@ def event(name: str, *args: object) -> hooks.Hook:
 
 def dispatch(chain: Chain, name: str, *args: object) -> None:
     """Send event `name` to the chain as mitmproxy's addon manager does."""
-    with taddons.context(loadcore=False) as tctx:
+    with addon_context(loadcore=False) as tctx:
         manager = tctx.master.addons
         if name in SYNC_ONLY:
             manager.invoke_addon_sync(chain, event(name, *args))
@@ -206,7 +207,7 @@ def test_a_part_that_raises_before_enforce_gets_the_request_refused_logged_and_c
     chain = Chain(Raising("r", []), Enforce(make_leeway()), spy, on_error=metrics.addon_failed)
     metrics.addon_hooks(chain.hooks)
     flow = request_flow("www.example.org")  # uncategorised: Enforce would let it through
-    with caplog.at_level(logging.ERROR, logger="leeway.chain"), taddons.context(chain) as tctx:
+    with caplog.at_level(logging.ERROR, logger="leeway.chain"), addon_context(chain) as tctx:
         hook = http_layer.HttpRequestHeadersHook(flow)
         tctx.master.event_loop.run_until_complete(tctx.master.addons.trigger_event(hook))
     assert flow.response is not None, "the request went to the site undecided"

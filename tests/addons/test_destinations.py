@@ -13,12 +13,13 @@ import pytest
 from mitmproxy import http, options
 from mitmproxy.addons.onboarding import Onboarding
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
-from mitmproxy.test import taddons, tflow
+from mitmproxy.test import tflow
 from mitmproxy.tools.dump import DumpMaster
 
 from addons import destinations
 from addons.destinations import Destinations
 from policy.destinations import Address, DestinationRules, Refusal, parse_networks
+from tests.addons.addon_context import addon_context
 from tests.addons.fakes import connect_flow, make_leeway, request_flow
 
 METRICS_PORT = 9464
@@ -275,7 +276,7 @@ def test_the_onboarding_app_is_answered_whatever_its_name_resolves_to() -> None:
     setup = Setup()
     setup.zone.names["mitm.it"] = "0.0.0.0"  # noqa: S104 (a DNS filter's sinkhole answer)
     addon = setup.addon
-    with taddons.context(addon, Onboarding()) as tctx:
+    with addon_context(addon, Onboarding()) as tctx:
         tctx.configure(addon, onboarding=True)
         onboarding = request_flow("mitm.it")
         run(addon.requestheaders(onboarding))

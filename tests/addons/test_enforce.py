@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from mitmproxy import http
-from mitmproxy.test import taddons, tflow
+from mitmproxy.test import tflow
 
 from addons import tokens
 from addons.context import CONTINUE_PATH, DECISION_HEADER, Leeway
@@ -20,6 +20,7 @@ from addons.enforce import Enforce
 from addons.page_templates import Templates
 from addons.who import METADATA_KEY, FlowNotes, Who
 from policy import Acknowledgement, Decision, Reason, Subject, parse_policy
+from tests.addons.addon_context import addon_context
 from tests.addons.fakes import (
     CLIENT,
     EXPIRING,
@@ -49,7 +50,7 @@ def enforce(
         flow.metadata[METADATA_KEY] = FlowNotes(Who(user, "proxyauth", CLIENT))
 
     async def cycle() -> None:
-        with taddons.context(addon) as tctx:
+        with addon_context(addon) as tctx:
             await tctx.cycle(addon, flow)
 
     asyncio.run(cycle())

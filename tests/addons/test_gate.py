@@ -10,12 +10,13 @@ import pytest
 from mitmproxy import http, options, tls
 from mitmproxy.proxy import context
 from mitmproxy.proxy.layers.tls import TlsClienthelloHook, parse_client_hello
-from mitmproxy.test import taddons, tflow
+from mitmproxy.test import tflow
 
 from addons.context import DECISION_HEADER
 from addons.gate import Gate
 from addons.who import METADATA_KEY, FlowNotes, Who
 from policy import Action
+from tests.addons.addon_context import addon_context
 from tests.addons.fakes import (
     PUBLISHER,
     TRAINED,
@@ -75,7 +76,7 @@ def test_only_categorised_connections_are_intercepted(
     sni: str | None, target: str | None, ignored: bool
 ) -> None:
     data = hello_data(sni, target)
-    with taddons.context(gate := _gate()) as tctx:
+    with addon_context(gate := _gate()) as tctx:
         tctx.master.addons.invoke_addon_sync(gate, TlsClienthelloHook(data))
     assert data.ignore_connection is ignored
 

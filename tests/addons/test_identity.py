@@ -10,12 +10,12 @@ import pytest
 from mitmproxy import http
 from mitmproxy.addons.proxyauth import mkauth
 from mitmproxy.proxy.layers.http import HttpRequestHeadersHook
-from mitmproxy.test import taddons
 
 from addons.identity import Identity
 from addons.signin import SignIn
 from addons.signin_checks import SignInChecks
 from addons.who import METADATA_KEY, Who
+from tests.addons.addon_context import addon_context
 from tests.addons.fakes import connect_flow, make_leeway, request_flow
 
 HEADER = "X-Authenticated-User"
@@ -129,7 +129,7 @@ def test_signin_then_identity_on_a_plain_http_request() -> None:
 
     async def scenario() -> None:
         signin = SignIn(SignInChecks(check))
-        with taddons.context(signin, _identity()) as tctx:
+        with addon_context(signin, _identity()) as tctx:
             flow = request_flow(
                 "example.org", headers={"Proxy-Authorization": mkauth("Alice", "secret")}
             )

@@ -13,11 +13,12 @@ from mitmproxy.proxy import commands, context, events, layers
 from mitmproxy.proxy.layers import http as http_layers
 from mitmproxy.proxy.layers.http import HTTPMode
 from mitmproxy.proxy.layers.http._hooks import HttpRequestHeadersHook
-from mitmproxy.test import taddons, tflow
+from mitmproxy.test import tflow
 
 from addons import refusal
 from addons.respond import answer_plain
 from addons.stream import Stream
+from tests.addons.addon_context import addon_context
 
 type Decide = Callable[[http.HTTPFlow], None]
 
@@ -27,7 +28,7 @@ def proxy_options() -> Iterator[options.Options]:
     """The options of a proxy with AnswerAtOnce installed."""
     assert refusal.install()
     try:
-        with taddons.context(proxyserver.Proxyserver(), options=options.Options()) as tctx:
+        with addon_context(proxyserver.Proxyserver(), options=options.Options()) as tctx:
             yield tctx.options
     finally:
         refusal.uninstall()

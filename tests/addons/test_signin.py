@@ -8,10 +8,10 @@ import threading
 from mitmproxy import http
 from mitmproxy.addons.proxyauth import mkauth
 from mitmproxy.proxy.layers.http import HttpConnectHook, HttpRequestHeadersHook
-from mitmproxy.test import taddons
 
 from addons.signin import METADATA_KEY, SignIn
 from addons.signin_checks import SignInChecks
+from tests.addons.addon_context import addon_context
 from tests.addons.fakes import connect_flow, request_flow
 
 PASSWORD = "secret"
@@ -40,7 +40,7 @@ def test_good_credentials_sign_in_with_the_canonical_name_and_are_removed() -> N
 
     async def scenario() -> None:
         signin = SignIn(SignInChecks(checks))
-        with taddons.context(signin) as tctx:
+        with addon_context(signin) as tctx:
             flow = with_login(request_flow("example.org"), "Alice", PASSWORD)
             await tctx.master.addons.handle_lifecycle(HttpRequestHeadersHook(flow))
             assert flow.response is None
@@ -55,7 +55,7 @@ def test_good_credentials_sign_in_with_the_canonical_name_and_are_removed() -> N
 def test_missing_malformed_or_wrong_credentials_get_407() -> None:
     async def scenario() -> None:
         signin = SignIn(SignInChecks(Checks()))
-        with taddons.context(signin) as tctx:
+        with addon_context(signin) as tctx:
             flows = [
                 request_flow("example.org"),
                 request_flow("example.org", headers={"Proxy-Authorization": "Basic !!!"}),
@@ -94,7 +94,7 @@ def test_a_remembered_login_is_signed_in_without_a_coroutine() -> None:
 def test_a_connects_login_holds_for_the_requests_in_its_tunnel() -> None:
     async def scenario() -> None:
         signin = SignIn(SignInChecks(Checks()))
-        with taddons.context(signin) as tctx:
+        with addon_context(signin) as tctx:
             connect = with_login(connect_flow("www.facebook.com"), "Alice", PASSWORD)
             await tctx.master.addons.handle_lifecycle(HttpConnectHook(connect))
             assert connect.response is None

@@ -26,6 +26,7 @@ from addons.protocols import Nobody
 from addons.tunnel import Refused, Tunnel
 from addons.who import METADATA_KEY, FlowNotes, Who
 from policy import parse_policy
+from tests.addons.addon_context import addon_context
 from tests.addons.fakes import TRAINED, connect_flow, make_leeway, request_flow
 from tests.policy.samples import NOW, TEST_POLICY
 
@@ -66,7 +67,7 @@ def first_bytes(
 ) -> list[commands.Command]:
     """The commands the tunnel's next layer gives for the client's first `payload`."""
     chooser = NextLayer()
-    with taddons.context(chooser, tunnel, Proxyserver()) as tctx:
+    with addon_context(chooser, tunnel, Proxyserver()) as tctx:
         ctx = tunnel_context(tctx, target, sni)
         next_layer = layer.NextLayer(ctx)
         assert list(next_layer.handle_event(events.Start())) == []
@@ -237,7 +238,7 @@ def test_raw_bytes_in_a_blocked_tunnel_are_logged_with_its_reference(
     tunnel, refusals = make_tunnel()
     flow = connect_as(tunnel, "news.example")
     [blocked] = tunnel._blocked[flow.client_conn].values()
-    with taddons.context(tunnel) as tctx, caplog.at_level(logging.WARNING, logger="leeway.tunnel"):
+    with addon_context(tunnel) as tctx, caplog.at_level(logging.WARNING, logger="leeway.tunnel"):
         ctx = tunnel_context(tctx, "news.example")
         ctx.client = flow.client_conn
         next_layer = layer.NextLayer(ctx)

@@ -17,12 +17,12 @@ from mitmproxy.proxy.layers.http import (
     HttpResponseHeadersHook,
     HttpResponseHook,
 )
-from mitmproxy.test import taddons
 
 from addons.enforce import Enforce
 from addons.protocols import Nobody
 from addons.usage import Usage
 from addons.who import METADATA_KEY, FlowNotes, Who
+from tests.addons.addon_context import addon_context
 from tests.addons.fakes import CLIENT, NAVIGATE, PUBLISHER, TRAINED, make_leeway, request_flow
 from tests.policy.samples import NOW
 
@@ -71,7 +71,7 @@ def run(
         flow.metadata[METADATA_KEY] = FlowNotes(Who(user, "proxyauth", CLIENT))
 
     async def cycle() -> None:
-        with taddons.context(*addons) as tctx:
+        with addon_context(*addons) as tctx:
             hooks = tctx.master.addons
             await hooks.handle_lifecycle(HttpRequestHeadersHook(flow))
             await hooks.handle_lifecycle(HttpRequestHook(flow))
