@@ -50,14 +50,17 @@ class Flag:
     group: str
     metavar: str | None = None
     shown_default: str | None = None
+    option: str | None = None  # when it is not `--` + the field's name (`--lrs` for `url`)
 
 
-def flag_name(name: str) -> str:
-    return "--" + name.replace("_", "-")
+def flag_name(name: str, model: type[BaseSettings] | None = None) -> str:
+    flag = flag_of(model.model_fields[name]) if model is not None else None
+    return flag.option if flag is not None and flag.option else "--" + name.replace("_", "-")
 
 
-def variable_name(name: str) -> str:
-    return ENV_PREFIX + name.upper()
+def variable_name(name: str, model: type[BaseSettings] | None = None) -> str:
+    prefix = ENV_PREFIX if model is None else str(model.model_config.get("env_prefix", ""))
+    return prefix + name.upper()
 
 
 def flag_of(field: FieldInfo) -> Flag | None:
@@ -74,8 +77,9 @@ class SettingError(ValueError):
     """A setting's value is refused: the message names its flag and its variable."""
 
     @classmethod
-    def of(cls, name: str, why: object) -> SettingError:
-        return cls(f"{flag_name(name)} ({variable_name(name)}): {why}")
+    def of(cls, name: str, why: object, model: type[BaseSettings] | None = None) -> SettingError:
+        """`--name (LEEWAY_NAME): why`, for a field of `Settings` or of `model`."""
+        return cls(f"{flag_name(name, model)} ({variable_name(name, model)}): {why}")
 
 
 class Settings(BaseSettings):

@@ -9,27 +9,18 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
 from proxy.commands import CommandError, Context, options
+from proxy.commands.flags import add_setting_flags, flagged, settings_from_arguments
 from proxy.lrs.client import LrsClient, LrsRefused, LrsUnavailable
 from proxy.lrs.follow import Follower, serve_metrics
 from proxy.lrs.settings import LrsSettings
 from proxy.lrs.sync import Syncer
+from proxy.settings import SettingError
 
 if TYPE_CHECKING:
     from proxy.commands import Subparsers
 
-_OPTIONS = (
-    ("--lrs", "url", "URL", "the LRS's xAPI endpoint, e.g. https://lrs.example.org/xAPI"),
-    ("--lrs-user", "user", "U", "HTTP Basic user name"),
-    ("--lrs-password-file", "password_file", "F", "file whose first line is the password"),
-    ("--account-home-page", "account_home_page", "URL", "actors' account.homePage: name=username"),
-    ("--every", "every", "DURATION", "with --follow: how often (default 30s)"),
-    ("--page-size", "page_size", "N", "statements asked for per page (default 1000)"),
-    ("--metrics-host", "metrics_host", "ADDR", "with --follow: /metrics address (127.0.0.1)"),
-    ("--metrics-port", "metrics_port", "PORT", "with --follow: /metrics port (default 0: none)"),
-)
+DEST_PREFIX = "lrs_"  # clear of Leeway's own settings of the same name (metrics_port)
 
 
 def register(commands: Subparsers) -> None:
@@ -41,9 +32,7 @@ def register(commands: Subparsers) -> None:
         " is read from --lrs-password-file or LEEWAY_LRS_PASSWORD.",
         allow_abbrev=False,  # `--lrs-password SECRET` must not pass for --lrs-password-file
     )
-    for flag, name, metavar, text in _OPTIONS:
-        env = f"LEEWAY_LRS_{name.upper()}"
-        sync.add_argument(flag, dest=f"lrs_{name}", metavar=metavar, help=f"{text} (env {env})")
+    add_setting_flags(sync, flagged(LrsSettings), LrsSettings, DEST_PREFIX)
     sync.add_argument(
         "--follow", action="store_true", help="keep reading; stop on SIGINT or SIGTERM (exit 0)"
     )
@@ -56,16 +45,10 @@ def register(commands: Subparsers) -> None:
 
 
 def lrs_settings(args: argparse.Namespace) -> LrsSettings:
-    given = {name: getattr(args, f"lrs_{name}") for _, name, _, _ in _OPTIONS}
     try:
-        return LrsSettings.with_overrides(given)
-    except ValidationError as e:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc'])} (LEEWAY_LRS_"
-            f"{'.'.join(str(p) for p in err['loc']).upper()}): {err['msg']}"
-            for err in e.errors(include_input=False)
-        ]
-        raise CommandError("training sync: " + "; ".join(problems)) from None
+        return settings_from_arguments(LrsSettings, args, DEST_PREFIX)
+    except SettingError as e:
+        raise CommandError(f"training sync: {e}") from None
 
 
 def run_sync(args: argparse.Namespace, context: Context) -> int:

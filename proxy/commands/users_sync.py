@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
 from proxy.commands import CommandError, Context, now, options
+from proxy.commands.flags import add_setting_flags, flagged, settings_from_arguments
 from proxy.directory.client import DirectoryClient, DirectoryError, Endpoint
 from proxy.directory.entries import MappingError, attribute_map
 from proxy.directory.groups import GroupRoleError, group_role
 from proxy.directory.settings import LdapSettings
 from proxy.directory.sync import Outcome, Search, run_sync
+from proxy.settings import SettingError
 
 if TYPE_CHECKING:
     import argparse
@@ -23,20 +23,7 @@ if TYPE_CHECKING:
     from proxy.commands import Subparsers
 
 MANAGER_ROLE = "manager"  # `leeway report`'s role model counts it though no rule names it
-_OPTIONS = (
-    ("--ldap", "url", "URL", "ldap://host[:port] or ldaps://host[:port]"),
-    ("--bind-dn", "bind_dn", "DN", "the service account that reads the directory"),
-    ("--bind-password-file", "bind_password_file", "F", "file whose first line is its password"),
-    ("--base", "base", "DN", "where people are searched (subtree)"),
-    ("--filter", "filter", "F", "who is a person (default (objectClass=person))"),
-    ("--ldap-ca-file", "ca_file", "FILE", "CA certificates that sign the ldaps:// server's"),
-    ("--ldap-timeout", "timeout", "SECONDS", "time limit of each operation (default 30)"),
-    ("--ldap-page-size", "page_size", "N", "entries asked for per page (default 500)"),
-)
-_REPEATED = (
-    ("--attribute", "attribute", "FIELD=ATTR", "e.g. username=sAMAccountName (default uid)"),
-    ("--group-role", "group_role", "GROUP_DN=ROLE", "members of the group get the role"),
-)
+DEST_PREFIX = "ldap_"  # clear of Leeway's own settings
 
 
 def register(commands: Subparsers) -> None:
@@ -45,35 +32,20 @@ def register(commands: Subparsers) -> None:
         parents=[options(store=True, policy=True)],
         help="add, update and deactivate users from LDAP or Active Directory",
         description="Every option also has its LEEWAY_LDAP_<NAME> variable; the password"
-        " is read from --bind-password-file or LEEWAY_LDAP_BIND_PASSWORD.",
+        " is read from --bind-password-file or LEEWAY_LDAP_BIND_PASSWORD. --attribute and"
+        " --group-role may be given again and again.",
         allow_abbrev=False,  # `--bind-password SECRET` must not pass for --bind-password-file
     )
-    for flag, name, metavar, text in _OPTIONS:
-        env = f"LEEWAY_LDAP_{name.upper()}"
-        sync.add_argument(flag, dest=f"ldap_{name}", metavar=metavar, help=f"{text} (env {env})")
-    for flag, name, metavar, text in _REPEATED:
-        env = f"LEEWAY_LDAP_{name.upper()}"
-        sync.add_argument(
-            flag, dest=f"ldap_{name}", metavar=metavar, action="append", help=f"{text} (env {env})"
-        )
+    add_setting_flags(sync, flagged(LdapSettings), LdapSettings, DEST_PREFIX)
     sync.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
     sync.set_defaults(handler=run_users_sync)
 
 
 def ldap_settings(args: argparse.Namespace) -> LdapSettings:
-    names = [name for _, name, _, _ in (*_OPTIONS, *_REPEATED)]
     try:
-        return LdapSettings.with_overrides({name: getattr(args, f"ldap_{name}") for name in names})
-    except ValidationError as e:
-        problems = [
-            f"{_flag(str(err['loc'][0]))} (LEEWAY_LDAP_{str(err['loc'][0]).upper()}): {err['msg']}"
-            for err in e.errors(include_input=False)
-        ]
-        raise CommandError("users sync: " + "; ".join(problems)) from None
-
-
-def _flag(name: str) -> str:
-    return next(flag for flag, field, _, _ in (*_OPTIONS, *_REPEATED) if field == name)
+        return settings_from_arguments(LdapSettings, args, DEST_PREFIX)
+    except SettingError as e:
+        raise CommandError(f"users sync: {e}") from None
 
 
 def run_users_sync(args: argparse.Namespace, context: Context) -> int:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
+from proxy.directory.entries import DEFAULT_ATTRIBUTES
+from proxy.passwords import read_password
+from proxy.settings import Flag
 
 DEFAULT_FILTER = "(objectClass=person)"  # OpenLDAP's inetOrgPerson and AD's user are both
+USERS_SYNC = "users sync"
+_ATTRIBUTES = " ".join(f"{field}={attribute}" for field, attribute in DEFAULT_ATTRIBUTES.items())
 
 
 def _split(value: object, separators: str) -> object:
@@ -30,23 +33,37 @@ def _split(value: object, separators: str) -> object:
 class LdapSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEEWAY_LDAP_", extra="ignore", frozen=True)
 
-    url: str = Field(
+    url: Annotated[str, Flag(USERS_SYNC, "URL", option="--ldap")] = Field(
         min_length=1, pattern=r"^ldaps?://\S+$", description="ldap://host[:port] or ldaps://..."
     )
-    bind_dn: str = Field(min_length=1, description="The service account's DN.")
+    bind_dn: Annotated[str, Flag(USERS_SYNC, "DN")] = Field(
+        min_length=1, description="The service account that reads the directory."
+    )
     bind_password: SecretStr | None = Field(default=None, description="Its password.")
-    bind_password_file: Path | None = Field(default=None, description="File holding it.")
-    base: str = Field(min_length=1, description="Where the people are searched.")
-    filter: str = Field(default=DEFAULT_FILTER, pattern=r"^\(.*\)$", description="Who is one.")
-    attribute: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="FIELD=ATTR: where a user's field is read from."
+    bind_password_file: Annotated[Path | None, Flag(USERS_SYNC, "F")] = Field(
+        default=None, description="File whose first line is its password."
     )
-    group_role: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="GROUP_DN=ROLE: members get the role."
+    base: Annotated[str, Flag(USERS_SYNC, "DN")] = Field(
+        min_length=1, description="Where people are searched (subtree)."
     )
-    ca_file: Path | None = Field(default=None, description="CA certificates for ldaps://.")
-    timeout: float = Field(default=30.0, gt=0, le=3600, description="Seconds per operation.")
-    page_size: int = Field(default=500, ge=1, le=100_000, description="Entries per page.")
+    filter: Annotated[str, Flag(USERS_SYNC, "F")] = Field(
+        default=DEFAULT_FILTER, pattern=r"^\(.*\)$", description="Who is a person."
+    )
+    attribute: Annotated[list[str], NoDecode, Flag(USERS_SYNC, "FIELD=ATTR", _ATTRIBUTES)] = Field(
+        default_factory=list, description="Where a user's field is read from."
+    )
+    group_role: Annotated[list[str], NoDecode, Flag(USERS_SYNC, "GROUP_DN=ROLE", "none")] = Field(
+        default_factory=list, description="Members of the group get the role."
+    )
+    ca_file: Annotated[Path | None, Flag(USERS_SYNC, "FILE", option="--ldap-ca-file")] = Field(
+        default=None, description="CA certificates that sign the ldaps:// server's."
+    )
+    timeout: Annotated[float, Flag(USERS_SYNC, "SECONDS", option="--ldap-timeout")] = Field(
+        default=30.0, gt=0, le=3600, description="Time limit of each operation."
+    )
+    page_size: Annotated[int, Flag(USERS_SYNC, "N", option="--ldap-page-size")] = Field(
+        default=500, ge=1, le=100_000, description="Entries asked for per page."
+    )
 
     @field_validator("attribute", mode="before")
     @classmethod
@@ -58,25 +75,12 @@ class LdapSettings(BaseSettings):
     def _group_roles(cls, value: object) -> object:
         return _split(value, ";\n")
 
-    @classmethod
-    def with_overrides(cls, overrides: Mapping[str, object]) -> LdapSettings:
-        given: dict[str, Any] = {k: v for k, v in overrides.items() if v not in (None, [])}
-        return cls(**given)
-
     def read_password(self) -> str:
         """The password from the file (its first line), else from the environment."""
-        if self.bind_password_file is not None:
-            try:
-                text = self.bind_password_file.read_text(encoding="utf-8")
-            except OSError as e:
-                raise ValueError(
-                    f"cannot read the bind password file {self.bind_password_file}: {e.strerror}"
-                ) from None
-            lines = text.splitlines()
-            return lines[0] if lines else ""
-        if self.bind_password is None:
+        password = read_password(self.bind_password_file, self.bind_password, "bind password")
+        if password is None:
             raise ValueError(
                 "no bind password: give --bind-password-file F (LEEWAY_LDAP_BIND_PASSWORD_FILE)"
                 " or set LEEWAY_LDAP_BIND_PASSWORD"
             )
-        return self.bind_password.get_secret_value()
+        return password

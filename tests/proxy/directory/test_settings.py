@@ -1,18 +1,28 @@
-"""`users sync`'s settings: variables, lists in one variable, and the password's sources."""
+"""`users sync`'s settings, read as the command reads them (its options over its variables):
+lists in one variable or a repeated option, refusals that name both, the password's sources."""
 
 from __future__ import annotations
 
+import argparse
+import re
 from typing import TYPE_CHECKING
 
 import pytest
-from pydantic import ValidationError
 
+from proxy.commands.flags import add_setting_flags, flagged, settings_from_arguments
 from proxy.directory.settings import DEFAULT_FILTER, LdapSettings
+from proxy.settings import SettingError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-REQUIRED = {"url": "ldap://ldap.example.org", "bind_dn": "cn=sync,dc=x", "base": "dc=x"}
+REQUIRED = ("--ldap", "ldap://ldap.example.org", "--bind-dn", "cn=sync,dc=x", "--base", "dc=x")
+
+
+def settings(*argv: str) -> LdapSettings:
+    parser = argparse.ArgumentParser()
+    add_setting_flags(parser, flagged(LdapSettings), LdapSettings, "ldap_")
+    return settings_from_arguments(LdapSettings, parser.parse_args(argv), "ldap_")
 
 
 @pytest.fixture(autouse=True)
@@ -29,47 +39,62 @@ def test_every_setting_has_its_variable_and_lists_split(monkeypatch: pytest.Monk
     monkeypatch.setenv(
         "LEEWAY_LDAP_GROUP_ROLE", "cn=a,dc=example,dc=org=manager;cn=b,dc=example,dc=org=x"
     )
-    settings = LdapSettings.with_overrides({"timeout": None, "group_role": []})
-    assert settings.url == "ldaps://ad.example.org:636"
-    assert settings.attribute == ["username=sAMAccountName", "department=department"]
-    assert settings.group_role == ["cn=a,dc=example,dc=org=manager", "cn=b,dc=example,dc=org=x"]
-    assert settings.filter == DEFAULT_FILTER
+    found = settings()
+    assert found.url == "ldaps://ad.example.org:636"
+    assert found.attribute == ["username=sAMAccountName", "department=department"]
+    assert found.group_role == ["cn=a,dc=example,dc=org=manager", "cn=b,dc=example,dc=org=x"]
+    assert found.filter == DEFAULT_FILTER
 
 
 def test_the_command_line_overrides_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEEWAY_LDAP_BASE", "dc=from-env")
-    settings = LdapSettings.with_overrides({**REQUIRED, "page_size": 7})
-    assert (settings.base, settings.page_size) == ("dc=x", 7)
+    monkeypatch.setenv("LEEWAY_LDAP_GROUP_ROLE", "cn=from-env,dc=x=manager")
+    found = settings(*REQUIRED, "--ldap-page-size", "7", "--group-role", "cn=a,dc=x=r")
+    assert (found.base, found.page_size, found.group_role) == ("dc=x", 7, ["cn=a,dc=x=r"])
+    found = settings(
+        *REQUIRED, "--attribute", "username=sAMAccountName", "--attribute", "email=upn"
+    )
+    assert found.attribute == ["username=sAMAccountName", "email=x"]
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("argv", "named"),
     [
-        pytest.param("url", "http://ldap.example.org", id="not an ldap URL"),
-        pytest.param("filter", "objectClass=person", id="filter without parentheses"),
-        pytest.param("timeout", 0, id="no time at all"),
-        pytest.param("page_size", 0, id="empty pages"),
+        pytest.param(("--ldap", "http://x"), "--ldap (LEEWAY_LDAP_URL)", id="not an ldap URL"),
+        pytest.param(("--filter", "uid=*"), "--filter (LEEWAY_LDAP_FILTER)", id="no parentheses"),
+        pytest.param(
+            ("--ldap-timeout", "0"), "--ldap-timeout (LEEWAY_LDAP_TIMEOUT)", id="no time at all"
+        ),
+        pytest.param(
+            ("--ldap-page-size", "0"), "--ldap-page-size (LEEWAY_LDAP_PAGE_SIZE)", id="empty pages"
+        ),
     ],
 )
-def test_bad_values_are_refused(field: str, value: object) -> None:
-    with pytest.raises(ValidationError, match=field):
-        LdapSettings.with_overrides({**REQUIRED, field: value})
+def test_bad_values_are_refused_naming_the_option_and_its_variable(
+    argv: tuple[str, ...], named: str
+) -> None:
+    with pytest.raises(SettingError, match=re.escape(named)):
+        settings(*REQUIRED, *argv)
+
+
+def test_a_missing_setting_is_named_with_its_variable() -> None:
+    with pytest.raises(SettingError, match=re.escape("--base (LEEWAY_LDAP_BASE): Field required")):
+        settings(*REQUIRED[:4])
 
 
 def test_the_password_comes_from_the_file_first(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("LEEWAY_LDAP_BIND_PASSWORD", "from-env")
-    assert LdapSettings.with_overrides(REQUIRED).read_password() == "from-env"
+    assert settings(*REQUIRED).read_password() == "from-env"
     secret = tmp_path / "secret"
     secret.write_text("from-file\nignored\n", encoding="utf-8")
-    settings = LdapSettings.with_overrides({**REQUIRED, "bind_password_file": secret})
-    assert settings.read_password() == "from-file"
+    assert settings(*REQUIRED, "--bind-password-file", str(secret)).read_password() == "from-file"
 
 
 def test_no_password_or_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no bind password: give --bind-password-file"):
-        LdapSettings.with_overrides(REQUIRED).read_password()
-    missing = LdapSettings.with_overrides({**REQUIRED, "bind_password_file": tmp_path / "nope"})
+        settings(*REQUIRED).read_password()
+    missing = settings(*REQUIRED, "--bind-password-file", str(tmp_path / "nope"))
     with pytest.raises(ValueError, match=r"cannot read the bind password file .*nope"):
         missing.read_password()

@@ -34,7 +34,7 @@ def test_every_option_can_come_from_its_environment_variable(
     monkeypatch.setenv("LEEWAY_LRS_PAGE_SIZE", "0")  # out of range: named with its variable
     refused = leeway("training", "sync")
     assert refused.code == 1
-    assert "page_size (LEEWAY_LRS_PAGE_SIZE)" in refused.err
+    assert "--page-size (LEEWAY_LRS_PAGE_SIZE)" in refused.err
     monkeypatch.setenv("LEEWAY_LRS_PAGE_SIZE", "5")
     result = leeway("training", "sync")
     assert result.code == 0, result.err
