@@ -73,7 +73,7 @@ class Enforce:
         # are: a coroutine per request is a cost the chain would await.
         if flow.response or flow.error or not flow.live or is_continue(flow):
             return None
-        if self.leeway.is_portal(flow.request.host):  # answered by Portal: not a decision
+        if self.leeway.is_portal(flow.request.host):  # Portal answers it (a POST: with its body)
             return None
         notes = notes_of(flow)
         subject = self.leeway.known_subject(notes.who, flow.request.host)

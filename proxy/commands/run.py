@@ -46,7 +46,7 @@ def run_proxy(args: argparse.Namespace, context: Context) -> int:
     try:
         # A policy or a template with a mistake is refused before mitmproxy, which takes
         # seconds to import, is loaded: only this command loads it, and only once both hold.
-        policy = load_run_policy(config.policy_path)
+        policy = load_run_policy(config.policy_path, config.portal_host)
         load_run_templates(config.templates)
         from proxy.fleet.launch import supervise
         from proxy.runtime.serve import serve

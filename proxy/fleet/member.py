@@ -203,7 +203,7 @@ def run_worker(
     configure_proxy_logging()  # a spawned process starts with Python's default levels
     link = WorkerLink(index, events, metrics)
     try:
-        policy = load_run_policy(config.policy_path)
+        policy = load_run_policy(config.policy_path, config.portal_host)
         engine = make_engine(config.db_url)
         code = asyncio.run(serve_loop(config, engine, policy, key, link))
     except StartupError as e:

@@ -20,6 +20,7 @@ from addons.tasks import start_task
 from policy import Policy, PolicyError, load_policy
 from proxy.runtime.acknowledgements import AcknowledgementWriter
 from proxy.runtime.address_book import AddressBook
+from proxy.runtime.startup import portal_clash
 from proxy.store.db import StoreUnavailable
 
 logger = logging.getLogger("leeway.background")
@@ -77,18 +78,20 @@ class PolicyReloader:
         try:
             policy = await asyncio.to_thread(load_policy, self.path)
         except PolicyError as e:
-            logger.error(
-                "policy reload (%s) refused, keeping revision %s:\n%s",
-                why,
-                self.leeway.policy.revision,
-                e,
-            )
+            self._refused(why, e)
+            return
+        if (clash := portal_clash(policy, self.leeway.portal_host)) is not None:
+            self._refused(why, clash)
             return
         old = self.leeway.policy.revision
         self.leeway.policy = policy
         if self.on_change is not None:
             self.on_change(policy)
         logger.info("policy reloaded (%s): revision %s -> %s", why, old, policy.revision)
+
+    def _refused(self, why: str, reason: object) -> None:
+        revision = self.leeway.policy.revision
+        logger.error("policy reload (%s) refused, keeping revision %s:\n%s", why, revision, reason)
 
 
 class AddressRefresher:

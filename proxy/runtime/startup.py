@@ -115,13 +115,30 @@ def _auth_ca_file(settings: Settings) -> Path | None:
     return path
 
 
-def load_run_policy(path: Path | None) -> Policy:
-    """`load_policy`, its refusal a `StartupError`."""
+def load_run_policy(path: Path | None, portal_host: str) -> Policy:
+    """`load_policy`, its refusal a `StartupError`, as is a policy that categorises the
+    access page's host."""
     try:
-        return load_policy(path)
+        policy = load_policy(path)
     except PolicyError as e:
         # One line per mistake, each naming the file: the first follows the prefix.
         raise StartupError(f"policy refused: {e}") from None
+    if (clash := portal_clash(policy, portal_host)) is not None:
+        raise StartupError(f"policy refused: {clash}")
+    return policy
+
+
+def portal_clash(policy: Policy, portal_host: str) -> str | None:
+    """Why `policy` cannot be served beside the access page, or None. The proxy answers
+    the portal's name itself, so a category holding it would never be decided there."""
+    found = policy.category_of(portal_host)
+    if found is None:
+        return None
+    category, domain = found
+    return (
+        f"{policy.source}: the access page's host {portal_host} is in the category {category}"
+        f" (listed as {domain}): give --portal-host another name or take it out of the policy"
+    )
 
 
 def load_run_templates(directory: Path | None) -> Templates:

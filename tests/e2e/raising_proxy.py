@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
     )
     config = RunConfig.from_settings(settings, args.mitm_options)
     engine = open_store(args.db_url)
-    policy = load_run_policy(config.policy_path)
+    policy = load_run_policy(config.policy_path, config.portal_host)
     key = preflight(config, engine)
     configure_proxy_logging()
     return asyncio.run(serve_loop(config, engine, policy, key, first=(Raising(),)))

@@ -96,6 +96,22 @@ def test_a_reload_logs_every_mistake_in_the_file_and_keeps_the_old_policy(
     ]
 
 
+def test_a_policy_that_categorises_the_access_page_is_refused_on_reload(
+    leeway: Leeway, policy_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    kept = leeway.policy
+    policy_file.write_text(TEST_POLICY + '\n[categories.games]\ndomains = ["internal"]\n')
+    with caplog.at_level(logging.INFO, logger="leeway"):
+        asyncio.run(PolicyReloader(leeway, policy_file).reload("SIGHUP"))
+    assert leeway.policy is kept
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.getMessage().splitlines() == [
+        f"policy reload (SIGHUP) refused, keeping revision {kept.revision}:",
+        f"{policy_file}: the access page's host leeway.internal is in the category games"
+        " (listed as internal): give --portal-host another name or take it out of the policy",
+    ]
+
+
 def test_a_missing_file_is_refused_and_the_old_policy_stays(
     leeway: Leeway, policy_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

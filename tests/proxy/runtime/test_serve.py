@@ -259,6 +259,17 @@ def test_bad_destination_settings_are_refused(
     assert refusal_line(leeway_run(flag, value).refused()) == expected
 
 
+def test_a_portal_host_the_policy_categorises_is_refused(leeway_run: Proxies) -> None:
+    """The proxy answers the access page's name itself: a site of a category there would
+    be neither decided nor reachable."""
+    done = leeway_run("--portal-host", "www.facebook.com").refused()
+    assert refusal_line(done) == (
+        "leeway run: policy refused: (bundled) default_policy.toml: the access page's host"
+        " www.facebook.com is in the category social (listed as facebook.com): give"
+        " --portal-host another name or take it out of the policy"
+    )
+
+
 def test_a_port_in_use_is_refused(tmp_path: Path, leeway_run: Proxies) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
