@@ -4,7 +4,9 @@ Checked three times, because a name can change its answer (DNS rebinding): at CO
 on each request's headers (a 403 the client can read), when mitmproxy is about to connect
 (the name resolved again; the connection killed), and once it has connected (the peer's
 actual address; the connection aborted before a byte is sent). TLS tunnels passed through
-and raw TCP never make a request, so only the last two guard them.
+and raw TCP never make a request, so only the last two guard them. The names the proxy
+answers itself (the access page, mitm.it) are never resolved for a request, and the access
+page's is never connected to (its CONNECT is answered here, at any port).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ REFUSED = {
     Refusal.OWN_ADDRESS: "an address of the proxy's own host",
     Refusal.OWN_PORT: "the proxy's own ports",
     Refusal.PORT: "this port",
+    Refusal.OWN_NAME: "the access page's name: the proxy answers it itself",
 }
 
 
@@ -140,7 +143,11 @@ class Destinations:
         if data.server.error or not data.server.address:
             return
         host, port = data.server.address[:2]
-        why = await self.check(str(host), int(port), cached=False)
+        # The proxy answers a CONNECT to the access page itself, whatever the port: what
+        # follows, should it be neither TLS nor HTTP, must not go on to a server that the
+        # office's resolver may well know by that name.
+        own = self.leeway.is_portal(str(host))
+        why = Refusal.OWN_NAME if own else await self.check(str(host), int(port), cached=False)
         if why is not None:
             data.server.error = f"Leeway does not connect to {REFUSED[why]}"
             self._log(why, f"{host}:{port}", "before connecting")

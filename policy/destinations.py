@@ -25,6 +25,7 @@ class Refusal(StrEnum):
     OWN_ADDRESS = "own_address"
     OWN_PORT = "own_port"
     PORT = "port"
+    OWN_NAME = "own_name"  # a name the proxy answers itself (the access page's)
 
 
 class DestinationError(ValueError):

@@ -190,6 +190,19 @@ def test_the_connected_peer_is_checked_and_aborted(
     assert setup.aborted == ([] if expected is None else [data])
 
 
+@pytest.mark.parametrize("host", ["leeway.internal", "LEEWAY.internal."])
+def test_the_proxy_never_connects_to_the_access_pages_name(host: str) -> None:
+    """The portal answers a CONNECT to its name itself: bytes that are neither TLS nor HTTP
+    after it must not go on to a server that the office's resolver knows by that name."""
+    setup = Setup()
+    data = server_data((host, 22))
+    run(setup.addon.server_connect(data))
+    assert data.server.error == (
+        "Leeway does not connect to the access page's name: the proxy answers it itself"
+    )
+    assert (setup.zone.lookups, setup.refused) == (0, [Refusal.OWN_NAME])
+
+
 def test_a_connection_already_killed_is_not_resolved() -> None:
     setup = Setup()
     data = server_data(("rebind.example", 80))

@@ -90,3 +90,34 @@ def test_technique(strict: LeewayProcess, site: RawOrigin, row: Technique) -> No
     log = strict.log()
     assert log.count(closed) == logged + 1
     assert re.search(rf"ref [0-9A-F]{{8}}: closed a tunnel to {re.escape(host)} ", log)
+
+
+# The access page's name, should the office's resolver know it (`.internal` names often
+# resolve inside an office): the proxy answers a CONNECT to it itself, at any port, so it
+# must never open a connection there for what follows, whatever the bytes.
+PORTAL_NAME = "example.org"  # in the test proxies' hosts file, at the raw site's address
+
+
+@pytest.fixture(scope="module")
+def portal_resolves(module_proxies: Proxies, htpasswd: Path) -> LeewayProcess:
+    return module_proxies.start("--proxyauth", f"@{htpasswd}", "--portal-host", PORTAL_NAME)
+
+
+PORTAL_TECHNIQUES = [
+    pytest.param(raw(RANDOM, PORTAL_NAME), id="random bytes"),
+    pytest.param(raw(b"SSH-2.0-OpenSSH_9.6\r\n", PORTAL_NAME), id="ssh greeting"),
+    pytest.param(raw(RANDOM, PORTAL_NAME, tls=""), id="tls, raw inside"),
+    pytest.param(raw(b"SSH-2.0-OpenSSH_9.6\r\n", PORTAL_NAME, tls=""), id="tls, ssh inside"),
+    pytest.param(raw(RANDOM, PORTAL_NAME.upper() + "."), id="name spelled otherwise"),
+]
+
+
+@pytest.mark.parametrize("row", PORTAL_TECHNIQUES)
+def test_raw_bytes_to_the_portal_never_reach_a_server_of_that_name(
+    portal_resolves: LeewayProcess, site: RawOrigin, row: Technique
+) -> None:
+    outcome = attempt(portal_resolves, site.port, list, row)
+    check(outcome, row)
+    assert outcome.data == b""
+    only_the_marker_arrives(portal_resolves, site)
+    assert "(own_name, before connecting)" in portal_resolves.log()
