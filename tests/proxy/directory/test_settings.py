@@ -54,7 +54,7 @@ def test_the_command_line_overrides_the_environment(monkeypatch: pytest.MonkeyPa
     found = settings(
         *REQUIRED, "--attribute", "username=sAMAccountName", "--attribute", "email=upn"
     )
-    assert found.attribute == ["username=sAMAccountName", "email=x"]
+    assert found.attribute == ["username=sAMAccountName", "email=upn"]
 
 
 @pytest.mark.parametrize(
