@@ -6,6 +6,7 @@ groupOfNames whose members are DNs of people or of other groups (nesting).
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 
@@ -60,14 +61,21 @@ def sample_ldif(ou: str) -> str:
 
 
 def ad_person_ldif(
-    ou: str, account: str, name: str, member_of: list[str], control: int = 512
+    ou: str,
+    account: str,
+    name: str,
+    member_of: list[str],
+    control: int = 512,
+    guid: bytes | None = None,
 ) -> str:
     """A person as Active Directory shows one: sAMAccountName, memberOf, userAccountControl
-    (512: a normal account; 514: disabled). Its uid differs, so the mapping is what counts."""
+    (512: a normal account; 514: disabled), objectGUID's 16 bytes if given. Its uid
+    differs, so the mapping is what counts."""
     lines = [f"dn: cn={name},ou=people,{ou}", "objectClass: inetOrgPerson"]
     lines += ["objectClass: adAccount"]
     lines += [f"cn: {name}", f"sn: {name.split()[-1]}", f"uid: x-{account.lower()}"]
     lines += [f"sAMAccountName: {account}", f"userAccountControl: {control}", "ou: Policy"]
+    lines += [f"objectGUID:: {base64.b64encode(guid).decode()}"] if guid is not None else []
     return "\n".join(lines + [f"memberOf: {group}" for group in member_of]) + "\n"
 
 

@@ -34,7 +34,8 @@ SYNC_PASSWORD = "sync-secret-password"
 LIMITED_DN = f"cn=leeway-limited,{BASE}"
 TRUNCATED_DN = f"cn=leeway-truncated,{BASE}"  # size limit 5 even when paged
 SMALL_SIZE_LIMIT = 5
-# sAMAccountName, userAccountControl, memberOf and group with Active Directory's own OIDs.
+# sAMAccountName, userAccountControl, memberOf, objectGUID (16 bytes) and group with Active
+# Directory's own OIDs.
 AD_SCHEMA = """\
 dn: cn=adlike,cn=schema,cn=config
 objectClass: olcSchemaConfig
@@ -46,8 +47,10 @@ olcAttributeTypes: ( 1.2.840.113556.1.4.8 NAME 'userAccountControl'
   EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
 olcAttributeTypes: ( 1.2.840.113556.1.2.102 NAME 'memberOf'
   EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )
+olcAttributeTypes: ( 1.2.840.113556.1.4.2 NAME 'objectGUID'
+  EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
 olcObjectClasses: ( 1.3.6.1.4.1.99999.1.1 NAME 'adAccount' SUP top AUXILIARY
-  MAY ( sAMAccountName $ userAccountControl $ memberOf ) )
+  MAY ( sAMAccountName $ userAccountControl $ memberOf $ objectGUID ) )
 olcObjectClasses: ( 1.2.840.113556.1.5.8 NAME 'group' SUP top STRUCTURAL
   MUST cn MAY ( member $ description $ sAMAccountName $ memberOf ) )
 """

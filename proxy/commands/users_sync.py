@@ -13,6 +13,7 @@ from proxy.commands.flags import add_setting_flags, flagged, settings_from_argum
 from proxy.directory.client import DirectoryClient, DirectoryError, Endpoint
 from proxy.directory.entries import MappingError, attribute_map
 from proxy.directory.groups import GroupRoleError, group_role
+from proxy.directory.plan import changes
 from proxy.directory.settings import LdapSettings
 from proxy.directory.sync import Outcome, Search, run_sync
 from proxy.settings import SettingError
@@ -103,14 +104,7 @@ def _changes(outcome: Outcome) -> list[str]:
     p = outcome.plan
     lines = [f"add {v.username} ({v.display_name}, {v.department}, {v.email})" for v in p.added]
     for user, values in p.changed:
-        before = (user.username, user.display_name, user.department, user.email, user.directory_dn)
-        after = (values.username, values.display_name, values.department, values.email)
-        names = ("username", "display_name", "department", "email", "directory_dn")
-        diffs = [
-            f"{n} {b!r} -> {a!r}"
-            for n, b, a in zip(names, before, (*after, values.directory_dn), strict=True)
-            if a != b
-        ]
+        diffs = [f"{name} {b!r} -> {a!r}" for name, b, a in changes(user, values)]
         lines.append(f"change {user.username}: {', '.join(diffs)}")
     lines += [f"deactivate {user.username}" for user in p.deactivated]
     lines += [f"reactivate {user.username}" for user, _ in p.reactivated]

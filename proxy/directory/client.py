@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from ldap3 import BASE, NONE, SUBTREE, Connection, Server, Tls
 from ldap3.core import exceptions as lx
 
+from proxy.directory.entries import OBJECT_GUID, guid_text
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
@@ -157,7 +159,11 @@ class DirectoryClient:
         assert self._connection is not None
         for item in self._connection.response or []:
             if item.get("type") == "searchResEntry":
-                yield item["dn"], {k: _values(v) for k, v in item["attributes"].items()}
+                attributes = {k: _values(v) for k, v in item["attributes"].items()}
+                for name, raw in item.get("raw_attributes", {}).items():
+                    if name.lower() == OBJECT_GUID.lower():  # binary: its text form
+                        attributes[name] = [t for value in raw if (t := guid_text(value))]
+                yield item["dn"], attributes
 
     def _cookie(self) -> bytes | None:
         assert self._connection is not None

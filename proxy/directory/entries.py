@@ -5,11 +5,17 @@ username=sAMAccountName` (its `cn` and `mail` match, its department is `departme
 Active Directory account with the ACCOUNTDISABLE bit of `userAccountControl` counts as not
 found. Values the store would refuse are dropped with a note: a bad username drops the
 person, a bad department or e-mail address only that field.
+
+Each entry's permanent identifier is read too, so that a person renamed (a new DN and a new
+username: `modrdn` in OpenLDAP, a renamed account in AD) stays the same user, history and
+all: `objectGUID` (AD, 16 bytes, read in its usual text form), `entryUUID` (RFC 4530:
+OpenLDAP, 389-ds) or `nsUniqueId` (389-ds, FreeIPA), the first of them the entry has.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 
 from proxy.csvimport.rows import (
@@ -24,6 +30,8 @@ DEFAULT_ATTRIBUTES = {"username": "uid", "display_name": "cn", "department": "ou
 ACCOUNT_CONTROL = "userAccountControl"
 ACCOUNT_DISABLED = 0x2
 MEMBER_OF = "memberOf"
+IDENTIFIERS = ("objectGUID", "entryUUID", "nsUniqueId")  # operational: read only when asked
+OBJECT_GUID = "objectGUID"
 _ATTRIBUTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$")
 
 type Attributes = dict[str, list[str]]
@@ -51,7 +59,13 @@ def attribute_map(given: list[str]) -> dict[str, str]:
 
 
 def attributes_to_read(mapping: dict[str, str]) -> list[str]:
-    return sorted({*mapping.values(), ACCOUNT_CONTROL, MEMBER_OF}, key=str.lower)
+    return sorted({*mapping.values(), ACCOUNT_CONTROL, MEMBER_OF, *IDENTIFIERS}, key=str.lower)
+
+
+def guid_text(raw: bytes) -> str | None:
+    """AD's objectGUID (16 bytes, its first three fields little-endian) as AD writes it,
+    or None if it is not 16 bytes."""
+    return str(uuid.UUID(bytes_le=raw)) if len(raw) == 16 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +78,7 @@ class DirectoryPerson:
     department: str | None
     email: str | None
     member_of: tuple[str, ...] = ()
+    directory_id: str | None = None  # the entry's permanent identifier (IDENTIFIERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +120,19 @@ def person_of(
         dropped.append(Dropped(dn, f"{why}: e-mail left empty"))
         email = None
     member_of = tuple(values.get(MEMBER_OF.lower(), ()))
-    person = DirectoryPerson(dn, username, display_name, department, email, member_of)
+    person = DirectoryPerson(
+        dn, username, display_name, department, email, member_of, _identifier(values)
+    )
     return person, dropped
+
+
+def _identifier(values: Attributes) -> str | None:
+    """The first identifier the entry has, lower-case (they are UUIDs, in any case)."""
+    for name in IDENTIFIERS:
+        found = values.get(name.lower())
+        if found and found[0].strip():
+            return f"{name}:{found[0].strip().lower()}"
+    return None
 
 
 def _disabled(control: list[str] | None) -> bool:

@@ -1,7 +1,12 @@
 """What a sync would change, worked out before anything is written (`--dry-run` prints it).
 
-People are matched to users by their DN, else by username without regard to case (a user
-imported from CSV is adopted): the directory's spelling becomes the stored username. Managed
+People are matched to users by the entry's permanent identifier (so a person renamed, DN
+and username both, keeps their history), else by their DN, else by username without regard
+to case (a user imported from CSV is adopted, and an account deleted and made again under
+the same name is the same person): the directory's spelling becomes the stored username,
+and the entry's identifier the stored one. People whose identifier is known are matched
+first, so that a renamed person keeps their user even if another entry now has the old
+name or DN. Managed
 users (with a DN) not found are deactivated, found again reactivated. A member of a mapped
 group gets its role unless the directory's grant of it to them was revoked by hand; a
 directory grant whose holder left the group is ended. Hand-made grants are never seen here.
@@ -78,6 +83,7 @@ def _match_people(
     people: Sequence[DirectoryPerson], known: Sequence[KnownUser], result: Plan
 ) -> tuple[dict[str, str], dict[int, str]]:
     """(dn key -> username of each person taken, user id -> dn key of each user matched)."""
+    by_id = {u.directory_id: u for u in known if u.directory_id}
     by_dn = {dn_key(u.directory_dn): u for u in known if u.directory_dn}
     by_name: dict[str, list[KnownUser]] = {}
     for each in known:
@@ -86,13 +92,19 @@ def _match_people(
     found: dict[str, str] = {}
     claimed: dict[int, str] = {}
     taken: set[str] = set()
-    for person in people:
+    for person in sorted(people, key=lambda p: p.directory_id not in by_id):  # stable
         key, lower = dn_key(person.dn), person.username.lower()
-        user: KnownUser | None = by_dn.get(key) or _by_name(person.username, by_name.get(lower, []))
-        why = _refusal(person, lower in taken or key in found, user, claimed)
-        if why is not None:
+        if lower in taken or key in found:
+            why = f"username {person.username!r} (or this DN) found twice: skipped"
             result.dropped.append(Dropped(person.dn, why))
             continue
+        # A user another entry has taken (by its identifier: renamed) is not this one's.
+        candidates = (
+            by_id.get(person.directory_id or ""),
+            by_dn.get(key),
+            _by_name(person.username, by_name.get(lower, [])),
+        )
+        user = next((u for u in candidates if u is not None and u.id not in claimed), None)
         taken.add(lower)
         found[key] = person.username
         owner: object = user.id if user is not None else key
@@ -103,7 +115,12 @@ def _match_people(
             )
             email = None
         values = UserValues(
-            person.username, person.display_name, person.department, email, person.dn
+            person.username,
+            person.display_name,
+            person.department,
+            email,
+            person.dn,
+            person.directory_id,
         )
         if user is None:
             result.added.append(values)
@@ -111,16 +128,6 @@ def _match_people(
             claimed[user.id] = key
             _compare(result, user, values)
     return found, claimed
-
-
-def _refusal(
-    person: DirectoryPerson, twice: bool, user: KnownUser | None, claimed: dict[int, str]
-) -> str | None:
-    if twice:
-        return f"username {person.username!r} (or this DN) found twice: skipped"
-    if user is not None and user.id in claimed:
-        return f"user {user.username!r} is already another entry's: skipped"
-    return None
 
 
 def _by_name(username: str, candidates: list[KnownUser]) -> KnownUser | None:
@@ -131,14 +138,21 @@ def _by_name(username: str, candidates: list[KnownUser]) -> KnownUser | None:
 
 
 def _compare(result: Plan, user: KnownUser, values: UserValues) -> None:
-    stored = (user.username, user.display_name, user.department, user.email, user.directory_dn)
-    given = (values.username, values.display_name, values.department, values.email)
     if user.deactivated_at is not None:
         result.reactivated.append((user, values))
-    elif stored != (*given, values.directory_dn):
+    elif changes(user, values):
         result.changed.append((user, values))
     else:
         result.unchanged += 1
+
+
+FIELDS = ("username", "display_name", "department", "email", "directory_dn", "directory_id")
+
+
+def changes(user: KnownUser, values: UserValues) -> list[tuple[str, object, object]]:
+    """(field, stored, given) of each field the directory changes."""
+    found = [(name, getattr(user, name), getattr(values, name)) for name in FIELDS]
+    return [(name, stored, given) for name, stored, given in found if stored != given]
 
 
 def _plan_group(

@@ -33,6 +33,7 @@ class KnownUser:
     email: str | None
     directory_dn: str | None
     deactivated_at: datetime | None
+    directory_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class UserValues:
     department: str | None
     email: str | None
     directory_dn: str
+    directory_id: str | None = None
 
 
 def known_users(session: Session) -> list[KnownUser]:
@@ -69,6 +71,7 @@ def known_users(session: Session) -> list[KnownUser]:
             User.email,
             User.directory_dn,
             User.deactivated_at,
+            User.directory_id,
         )
     )
     return [KnownUser(*row) for row in rows]
@@ -148,4 +151,5 @@ def _values(user: UserValues) -> dict[str, str | None]:
         "department": user.department,
         "email": user.email,
         "directory_dn": user.directory_dn,
+        "directory_id": user.directory_id,
     }

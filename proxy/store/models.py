@@ -48,6 +48,9 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     # Set when `leeway users sync` found this person in the directory: the sync manages them.
     directory_dn: Mapped[str | None] = mapped_column(String(1000))
+    # The directory entry's permanent identifier (`entryUUID:...`, `objectGUID:...`): a person
+    # renamed there, DN and username both, is still this user.
+    directory_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     # Set when a managed person is no longer in the directory: decided as an unknown user.
     deactivated_at: Mapped[datetime | None]
 

@@ -9,6 +9,8 @@ from proxy.directory.entries import (
     DirectoryPerson,
     MappingError,
     attribute_map,
+    attributes_to_read,
+    guid_text,
     person_of,
 )
 
@@ -68,3 +70,23 @@ def test_a_disabled_active_directory_account_counts_as_not_found() -> None:
     assert person.member_of == ("cn=g",)
     disabled, dropped = person_of(DN, {**enabled, "userAccountControl": ["514"]}, mapping)
     assert (disabled, dropped) == (None, [])
+
+
+def test_the_entrys_permanent_identifier_is_read_first_found_lower_case() -> None:
+    base = {"uid": ["ana"]}
+    uuid_text = "6B29FC40-CA47-1067-B31D-00DD010662DA"
+    found = {**base, "entryUUID": [uuid_text], "nsUniqueId": ["x"]}
+    person, _ = person_of(DN, found, DEFAULT_ATTRIBUTES)
+    assert person is not None and person.directory_id == f"entryUUID:{uuid_text.lower()}"
+    person, _ = person_of(DN, {**base, "nsuniqueid": ["AB-CD"]}, DEFAULT_ATTRIBUTES)
+    assert person is not None and person.directory_id == "nsUniqueId:ab-cd"
+    person, _ = person_of(DN, base, DEFAULT_ATTRIBUTES)
+    assert person is not None and person.directory_id is None
+    assert {"entryUUID", "objectGUID", "nsUniqueId"} <= set(attributes_to_read(DEFAULT_ATTRIBUTES))
+
+
+def test_an_objectguid_is_read_in_the_text_form_active_directory_shows() -> None:
+    """AD stores the first three fields little-endian: the text is not the bytes in order."""
+    raw = bytes.fromhex("40fc296b47ca6710b31d00dd010662da")
+    assert guid_text(raw) == "6b29fc40-ca47-1067-b31d-00dd010662da"
+    assert guid_text(raw[:15]) is None

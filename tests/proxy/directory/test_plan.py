@@ -1,0 +1,99 @@
+"""Who is who across syncs: a person renamed in the directory stays the same user.
+
+Against the session's real slapd, through `leeway users sync`: OpenLDAP's `modrdn` changes
+the DN and the username at once, and only the entry's `entryUUID` says it is the same
+person; the AD-like entries carry an `objectGUID`, as Active Directory's do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from proxy.store.db import make_engine
+from proxy.store.models import TrainingCompletion, User
+from tests.ldif_people import Person, ad_person_ldif
+from tests.proxy.directory.test_sync import synced
+
+if TYPE_CHECKING:
+    from tests.proxy.cli_support import Leeway
+    from tests.slapd_server import Slapd
+
+pytestmark = pytest.mark.process  # a real slapd
+DAVE = Person("dave", "Dave Dyer", "IT")
+MODULE = "social-media-basics"
+GUID = bytes.fromhex("40fc296b47ca6710b31d00dd010662da")  # 6b29fc40-ca47-1067-b31d-...
+
+
+def people(db_url: str) -> dict[str, tuple[int, str | None, list[str]]]:
+    """username -> (user id, directory id, modules completed)."""
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        rows = session.execute(select(User.username, User.id, User.directory_id)).all()
+        done = session.execute(select(TrainingCompletion.user_id, TrainingCompletion.module))
+        modules: dict[int, list[str]] = {}
+        for user_id, module in done:
+            modules.setdefault(user_id, []).append(module)
+    engine.dispose()
+    return {name: (i, found, modules.get(i, [])) for name, i, found in rows}
+
+
+def rename(slapd: Slapd, dn: str, rdn: str) -> None:
+    slapd.modify(f"dn: {dn}\nchangetype: modrdn\nnewrdn: {rdn}\ndeleteoldrdn: 1\n")
+
+
+def test_a_person_renamed_dn_and_username_keeps_their_user_and_training(
+    leeway: Leeway, slapd: Slapd, directory_ou: str
+) -> None:
+    synced(leeway, slapd, directory_ou)
+    assert leeway("training", "record", "dave", MODULE).code == 0
+    before = people(leeway.db_url)["dave"]
+    assert before[1] is not None and before[1].startswith("entryUUID:")
+    rename(slapd, DAVE.dn(directory_ou), "uid=david")
+    planned = synced(leeway, slapd, directory_ou, "--dry-run")
+    assert "would change dave: username 'dave' -> 'david', directory_dn" in planned
+    out = synced(leeway, slapd, directory_ou)
+    assert "4 people found: 0 added, 1 changed, 0 deactivated, 0 reactivated, 3 unchanged" in out
+    after = people(leeway.db_url)
+    assert "dave" not in after
+    assert after["david"] == before, "the same user, identifier and training"
+
+
+def test_a_newcomer_may_take_the_old_name_of_someone_renamed_in_the_same_sync(
+    leeway: Leeway, slapd: Slapd, directory_ou: str
+) -> None:
+    synced(leeway, slapd, directory_ou)
+    assert leeway("training", "record", "dave", MODULE).code == 0
+    before = people(leeway.db_url)["dave"]
+    rename(slapd, DAVE.dn(directory_ou), "uid=david")
+    slapd.add(Person("dave", "Dave Newman", "Finance").ldif(directory_ou))
+    out = synced(leeway, slapd, directory_ou)
+    assert "5 people found: 1 added, 1 changed, 0 deactivated" in out
+    after = people(leeway.db_url)
+    assert after["david"] == before
+    newcomer = after["dave"]
+    assert newcomer[0] != before[0] and newcomer[1] != before[1]
+    assert newcomer[2] == [], "the newcomer has none of the other person's training"
+
+
+def test_an_active_directory_account_renamed_is_followed_by_its_objectguid(
+    leeway: Leeway, slapd: Slapd
+) -> None:
+    ou = slapd.new_ou("ad")
+    slapd.add(ad_person_ldif(ou, "Jane.Doe", "Jane Doe", [], guid=GUID))
+    mapping = ("--attribute", "username=sAMAccountName")
+    assert "1 people found: 1 added" in synced(leeway, slapd, ou, *mapping)
+    jane = people(leeway.db_url)["Jane.Doe"]
+    assert jane[1] == "objectGUID:6b29fc40-ca47-1067-b31d-00dd010662da"
+    dn = f"cn=Jane Doe,ou=people,{ou}"
+    rename(slapd, dn, "cn=Jane Smith")
+    moved = f"cn=Jane Smith,ou=people,{ou}"
+    slapd.modify(
+        f"dn: {moved}\nchangetype: modify\nreplace: sAMAccountName\nsAMAccountName: Jane.Smith\n"
+    )
+    out = synced(leeway, slapd, ou, *mapping)
+    assert "1 people found: 0 added, 1 changed, 0 deactivated" in out
+    assert people(leeway.db_url)["Jane.Smith"] == jane
