@@ -45,14 +45,21 @@ def rename(slapd: Slapd, dn: str, rdn: str) -> None:
     slapd.modify(f"dn: {dn}\nchangetype: modrdn\nnewrdn: {rdn}\ndeleteoldrdn: 1\n")
 
 
+def dave_trained_then_renamed(leeway: Leeway, slapd: Slapd, ou: str) -> tuple[int, str, list[str]]:
+    """Sync, train dave, rename him to david in the directory: his user as it was."""
+    synced(leeway, slapd, ou)
+    assert leeway("training", "record", "dave", MODULE).code == 0
+    user_id, directory_id, modules = people(leeway.db_url)["dave"]
+    assert directory_id is not None and directory_id.startswith("entryUUID:")
+    assert modules == [MODULE]
+    rename(slapd, DAVE.dn(ou), "uid=david")
+    return user_id, directory_id, modules
+
+
 def test_a_person_renamed_dn_and_username_keeps_their_user_and_training(
     leeway: Leeway, slapd: Slapd, directory_ou: str
 ) -> None:
-    synced(leeway, slapd, directory_ou)
-    assert leeway("training", "record", "dave", MODULE).code == 0
-    before = people(leeway.db_url)["dave"]
-    assert before[1] is not None and before[1].startswith("entryUUID:")
-    rename(slapd, DAVE.dn(directory_ou), "uid=david")
+    before = dave_trained_then_renamed(leeway, slapd, directory_ou)
     planned = synced(leeway, slapd, directory_ou, "--dry-run")
     assert "would change dave: username 'dave' -> 'david', directory_dn" in planned
     out = synced(leeway, slapd, directory_ou)
@@ -65,10 +72,7 @@ def test_a_person_renamed_dn_and_username_keeps_their_user_and_training(
 def test_a_newcomer_may_take_the_old_name_of_someone_renamed_in_the_same_sync(
     leeway: Leeway, slapd: Slapd, directory_ou: str
 ) -> None:
-    synced(leeway, slapd, directory_ou)
-    assert leeway("training", "record", "dave", MODULE).code == 0
-    before = people(leeway.db_url)["dave"]
-    rename(slapd, DAVE.dn(directory_ou), "uid=david")
+    before = dave_trained_then_renamed(leeway, slapd, directory_ou)
     slapd.add(Person("dave", "Dave Newman", "Finance").ldif(directory_ou))
     out = synced(leeway, slapd, directory_ou)
     assert "5 people found: 1 added, 1 changed, 0 deactivated" in out
