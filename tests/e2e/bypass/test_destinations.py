@@ -196,7 +196,9 @@ def test_connect_goes_to_port_443_only_by_default(
     assert tunnel(proxy, f"www.example.org:{https_origin.port}").status == 403
     # Every reason's series exists from the start (a closed set), the others still at 0.
     assert refusals(proxy) == {
-        **dict.fromkeys(("loopback", "unspecified", "link_local", "own_address", "own_port"), 0.0),
+        **dict.fromkeys(
+            ("loopback", "unspecified", "link_local", "own_address", "own_port", "own_name"), 0.0
+        ),
         "port": 1.0,
     }
 
