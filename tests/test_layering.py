@@ -6,6 +6,7 @@
 - the administration commands (proxy/commands/ but run.py) load no mitmproxy when imported,
   not even through the modules they import;
 - proxy/runtime/serve.py never names proxy.fleet (the fleet runs serve, not the reverse);
+- proxy/metrics/ never names proxy.runtime or proxy.fleet, not even for types;
 - no module of addons/, migrations/, policy/ or proxy/ is over 250 lines.
 """
 
@@ -189,6 +190,17 @@ RULES = (
             '    return importlib.import_module("proxy.fleet.member")\n'
         },
         ("proxy/runtime/serve.py:4: proxy.fleet.member",),
+    ),
+    Rule(
+        "metrics-use-no-runtime",
+        lambda path: path.parts[:2] == ("proxy", "metrics"),
+        lambda m: _within(m, "proxy.runtime") or _within(m, "proxy.fleet"),
+        "the metrics are below what runs: they say what they read as protocols of their own",
+        {
+            "proxy/metrics/x.py": "from proxy.store import db\n"
+            "if TYPE_CHECKING:\n    from proxy.runtime.entitlement_cache import CacheStats\n"
+        },
+        ("proxy/metrics/x.py:3: proxy.runtime.entitlement_cache",),
     ),
 )
 

@@ -26,8 +26,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from policy.decision import Decision
-    from proxy.metrics.store_gauges import GaugeSource
-    from proxy.runtime.entitlement_cache import CacheStats
+    from proxy.metrics.store_gauges import CacheStats, GaugeSource
 
 # Uncategorised traffic is counted too, as the single category "none": its share of all
 # decisions and its invalid-host blocks are worth seeing, and it costs one series.

@@ -28,9 +28,21 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from policy.engine import Policy
-    from proxy.runtime.entitlement_cache import CacheStats
 
 log = logging.getLogger("leeway.metrics")
+
+
+class CacheStats(Protocol):
+    """What the metrics read of an entitlement cache's counters (`EntitlementCache.stats`)."""
+
+    @property
+    def hits(self) -> int: ...
+    @property
+    def misses(self) -> int: ...
+    @property
+    def loads(self) -> int: ...
+    @property
+    def store_errors(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
