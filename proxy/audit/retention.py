@@ -1,4 +1,5 @@
-"""Retention of access events: prune old events and pseudonymise old usernames, once a day.
+"""Retention of access events: prune old events and pseudonymise old usernames, once a day;
+with the events go the acknowledgements that ended and the access requests decided before.
 
 Every instance may run it: both steps are idempotent, so instances racing do no harm.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from proxy.backoff import Backoff
 from proxy.store.db import StoreUnavailable, session_factory, store_errors
 from proxy.store.events import prune, pseudonymise
 from proxy.store.keys import signing_key
+from proxy.store.records_retention import RecordsPruned, prune_records
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,6 +38,7 @@ RETRY_AFTER = 600.0  # seconds: a store that was down is tried again well before
 class RetentionResult:
     pruned: int
     pseudonymised: int
+    records: RecordsPruned = field(default_factory=RecordsPruned)  # acks and requests
 
 
 def utc_now() -> datetime:
@@ -49,17 +52,21 @@ def apply_retention(
     pseudonymise_after: timedelta | None,
     now: datetime,
 ) -> RetentionResult:
-    """Delete events older than `retention` and pseudonymise those older than the other.
+    """Delete events (and the other records of `prune_records`) older than `retention`
+    and pseudonymise events older than the other.
 
     None skips a step. One transaction; `StoreUnavailable` if the database is down.
     """
     key = signing_key(engine, PSEUDONYM_KEY) if pseudonymise_after is not None else None
     with store_errors(engine.url), session_factory(engine).begin() as session:
-        pruned = prune(session, older_than=retention, now=now) if retention is not None else 0
+        pruned, records = 0, RecordsPruned()
+        if retention is not None:
+            pruned = prune(session, older_than=retention, now=now)
+            records = prune_records(session, older_than=retention, now=now)
         changed = 0
         if pseudonymise_after is not None and key is not None:
             changed = pseudonymise(session, older_than=pseudonymise_after, key=key, now=now)
-    return RetentionResult(pruned, changed)
+    return RetentionResult(pruned, changed, records)
 
 
 class Retention:
@@ -111,9 +118,12 @@ class Retention:
             return None
         self._backoff.succeeded()
         log.info(
-            "audit retention: %d events pruned, %d pseudonymised",
+            "audit retention: %d events pruned, %d pseudonymised;"
+            " %d ended acknowledgements and %d decided access requests pruned",
             result.pruned,
             result.pseudonymised,
+            result.records.acknowledgements,
+            result.records.requests,
         )
         return result
 

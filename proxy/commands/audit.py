@@ -15,6 +15,7 @@ from proxy.commands import CommandError, Context, Subparsers, now, options
 from proxy.plain_text import aligned, when
 from proxy.store.events import events_for_user, prune, pseudonymise, record_lookup
 from proxy.store.keys import signing_key
+from proxy.store.records_retention import prune_records
 
 if TYPE_CHECKING:
     import argparse
@@ -33,7 +34,11 @@ def register(groups: Subparsers) -> None:
     group = groups.add_parser("audit", help="access events: retention and investigations")
     commands = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
     store = [options(store=True)]
-    prune_ = commands.add_parser("prune", parents=store, help="delete old access events")
+    prune_ = commands.add_parser(
+        "prune",
+        parents=store,
+        help="delete old access events, and acknowledgements and access requests that ended",
+    )
     prune_.add_argument("--older-than", required=True, metavar="DURATION", help="e.g. 90d")
     prune_.set_defaults(handler=run_prune)
     pseudo = commands.add_parser(
@@ -59,7 +64,12 @@ def run_prune(args: argparse.Namespace, context: Context) -> int:
     moment = now()
     with context.transaction() as session:
         removed = prune(session, older_than=older_than, now=moment)
-    context.say(f"removed {removed} access events from before {when(moment - older_than)}")
+        records = prune_records(session, older_than=older_than, now=moment)
+    context.say(
+        f"removed {removed} access events from before {when(moment - older_than)},"
+        f" {records.acknowledgements} acknowledgements that ended then"
+        f" and {records.requests} access requests decided then"
+    )
     return 0
 
 

@@ -14,7 +14,9 @@ from proxy.store.db import make_engine, session_factory
 from proxy.store.events import pseudonym, write_events
 from proxy.store.keys import signing_key
 from proxy.store.models import AccessEvent as EventRow
+from proxy.store.records_retention import RecordsPruned
 from tests.audit_events import access_event
+from tests.proxy.store import test_records_retention as records
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -55,6 +57,14 @@ def test_apply_prunes_then_pseudonymises(engine: Engine) -> None:
     assert result == RetentionResult(pruned=1, pseudonymised=1)
     key = signing_key(engine, PSEUDONYM_KEY)
     assert usernames(engine) == [pseudonym(key, "alice"), "bob"]
+
+
+def test_apply_also_prunes_what_ended_with_the_events(engine: Engine) -> None:
+    records.seed(engine, NOW)
+    result = apply_retention(engine, retention=timedelta(days=90), pseudonymise_after=None, now=NOW)
+    assert result.records == RecordsPruned(acknowledgements=1, requests=2)
+    again = apply_retention(engine, retention=None, pseudonymise_after=None, now=NOW)
+    assert again.records == RecordsPruned(0, 0)
 
 
 def test_apply_with_nothing_configured_changes_nothing(engine: Engine) -> None:

@@ -57,6 +57,9 @@ def test_prune_removes_old_events(
 ) -> None:
     out = leeway.ok("audit", "prune", "--older-than", "90d")
     assert out.startswith("removed 2 access events from before ")
+    assert out.rstrip().endswith(
+        ", 0 acknowledgements that ended then and 0 access requests decided then"
+    )
     assert usernames(engine) == ["alice", "alice", "bob"]
     assert leeway.ok("audit", "prune", "--older-than", "90d").startswith("removed 0 ")
 
