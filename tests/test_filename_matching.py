@@ -28,6 +28,7 @@ COVERED_ELSEWHERE = {
     "proxy/commands/flags.py": "tests/proxy/commands/test_run.py",
     "proxy/commands/training_sync.py": "tests/proxy/lrs/test_sync.py",
     "proxy/commands/users_sync.py": "tests/proxy/directory/test_sync.py",
+    "proxy/directory/plan.py": "tests/proxy/directory/test_sync.py",
     "proxy/csvimport/reader.py": "tests/proxy/commands/test_users.py",
     "proxy/fleet/launch.py": WORKERS,
     "proxy/fleet/member.py": WORKERS,

@@ -89,6 +89,8 @@ def describe(outcome: Outcome, url: str, *, dry_run: bool) -> list[str]:
     p = outcome.plan
     lines = [f"would {line}" for line in _changes(outcome)] if dry_run else []
     left = f", {p.left_revoked} left revoked (revoked by hand)" if p.left_revoked else ""
+    if p.retired:
+        left += f"; {len(p.retired)} former users renamed to free their names"
     lines.append(
         f"{url}: {outcome.found} people found: {len(p.added)} added, {len(p.changed)} changed,"
         f" {len(p.deactivated)} deactivated, {len(p.reactivated)} reactivated,"
@@ -106,6 +108,10 @@ def _changes(outcome: Outcome) -> list[str]:
     for user, values in p.changed:
         diffs = [f"{name} {b!r} -> {a!r}" for name, b, a in changes(user, values)]
         lines.append(f"change {user.username}: {', '.join(diffs)}")
+    lines += [
+        f"rename {user.username} to {name} (another directory entry now has the name)"
+        for user, name in p.retired
+    ]
     lines += [f"deactivate {user.username}" for user in p.deactivated]
     lines += [f"reactivate {user.username}" for user, _ in p.reactivated]
     lines += [f"grant {role} to {name} ({group})" for name, role, group in p.grants_added]

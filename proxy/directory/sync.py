@@ -24,6 +24,7 @@ from proxy.store.directory import (
     directory_grants,
     end_grants,
     known_users,
+    retire_users,
     update_users,
 )
 from proxy.store.notify import notify_changed
@@ -115,6 +116,7 @@ def _refuse_empty(people: list[DirectoryPerson], known: list[KnownUser], search:
 def apply(session: Session, changes: Plan, known: list[KnownUser], now: datetime) -> None:
     """Write `changes`: existing users first (a rename frees its old name), then new ones."""
     ids = {user.username: user.id for user in known}
+    retire_users(session, [(user.id, name) for user, name in changes.retired])
     update_users(session, [(user.id, values) for user, values in changes.changed])
     update_users(session, [(user.id, values) for user, values in changes.reactivated])
     ids.update({values.username: user.id for user, values in changes.changed})

@@ -113,6 +113,14 @@ def update_users(session: Session, changes: Sequence[tuple[int, UserValues]]) ->
         session.execute(update(User), params[start : start + CHUNK])
 
 
+def retire_users(session: Session, renames: Sequence[tuple[int, str]]) -> None:
+    """Rename users of an entry gone for good (by id, to their new name) and clear their
+    e-mail addresses, so that a new person may have both; their records stay with them."""
+    params = [{"id": user_id, "username": name, "email": None} for user_id, name in renames]
+    for start in range(0, len(params), CHUNK):
+        session.execute(update(User), params[start : start + CHUNK])
+
+
 def deactivate_users(session: Session, user_ids: Sequence[int], now: datetime) -> None:
     for start in range(0, len(user_ids), CHUNK):
         chunk = user_ids[start : start + CHUNK]

@@ -100,6 +100,13 @@ def roles_held(db_url: str, username: str) -> set[str]:
     return {grant.role for grant in subject.grants if grant.active_at(at)}
 
 
+def move(slapd: Slapd, dn: str, superior: str) -> None:
+    rdn = dn.split(",", 1)[0]
+    slapd.modify(
+        f"dn: {dn}\nchangetype: modrdn\nnewrdn: {rdn}\ndeleteoldrdn: 1\nnewsuperior: {superior}\n"
+    )
+
+
 def test_people_are_added_updated_deactivated_and_reactivated(
     leeway: Leeway, slapd: Slapd, directory_ou: str
 ) -> None:
@@ -119,12 +126,14 @@ def test_people_are_added_updated_deactivated_and_reactivated(
     second = synced(leeway, slapd, directory_ou)
     assert "4 people found: 0 added, 1 changed, 0 deactivated, 0 reactivated, 3 unchanged" in second
     assert users(leeway.db_url)["bob"][:2] == ("Robert Baker", "IT")
-    dave = Person("dave", "Dave Dyer", "IT", None, "dave-password")
-    slapd.delete(dave.dn(directory_ou))
+    # Moved out of the base and back, as an account disabled and enabled again: the same
+    # entry (an entry deleted and made again is another person: test_matching.py).
+    dave, elsewhere = f"uid=dave,ou=people,{directory_ou}", slapd.new_ou("elsewhere")
+    move(slapd, dave, f"ou=people,{elsewhere}")
     third = synced(leeway, slapd, directory_ou)
     assert "3 people found: 0 added, 0 changed, 1 deactivated, 0 reactivated" in third
     assert users(leeway.db_url)["dave"] == ("Dave Dyer", "IT", None, True, True), "kept, inactive"
-    slapd.add(dave.ldif(directory_ou))
+    move(slapd, f"uid=dave,ou=people,{elsewhere}", f"ou=people,{directory_ou}")
     fourth = synced(leeway, slapd, directory_ou)
     assert "4 people found: 0 added, 0 changed, 0 deactivated, 1 reactivated" in fourth
     assert users(leeway.db_url)["dave"][-1] is False

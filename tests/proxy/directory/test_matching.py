@@ -1,4 +1,5 @@
-"""Who is who across syncs: a person renamed in the directory stays the same user.
+"""Who is who across syncs: a person renamed in the directory stays the same user, and a
+new entry under a former person's name is a new user.
 
 Against the session's real slapd, through `leeway users sync`: OpenLDAP's `modrdn` changes
 the DN and the username at once, and only the entry's `entryUUID` says it is the same
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from proxy.store.db import make_engine
 from proxy.store.models import TrainingCompletion, User
 from tests.ldif_people import Person, ad_person_ldif
-from tests.proxy.directory.test_sync import synced
+from tests.proxy.directory.test_sync import grants, roles_held, synced
 
 if TYPE_CHECKING:
     from tests.proxy.cli_support import Leeway
@@ -101,3 +102,32 @@ def test_an_active_directory_account_renamed_is_followed_by_its_objectguid(
     out = synced(leeway, slapd, ou, *mapping)
     assert "1 people found: 0 added, 1 changed, 0 deactivated" in out
     assert people(leeway.db_url)["Jane.Smith"] == jane
+
+
+def test_an_account_made_again_under_a_former_persons_name_is_a_new_user(
+    leeway: Leeway, slapd: Slapd, directory_ou: str
+) -> None:
+    """A new entry (a new hire given the name, or the account deleted and made again) gets
+    none of the former person's training or grants: that user is kept as history under
+    another name, without the e-mail address the newcomer may now have."""
+    synced(leeway, slapd, directory_ou)
+    assert leeway("training", "record", "dave", MODULE).code == 0
+    assert leeway("grants", "add", "dave", "comms-publisher", "--reason", "by hand").code == 0
+    former = people(leeway.db_url)["dave"]
+    slapd.delete(DAVE.dn(directory_ou))
+    slapd.add(Person("dave", "Dave Newman", "Finance").ldif(directory_ou))
+    retired = f"dave#former-{former[0]}"
+    planned = synced(leeway, slapd, directory_ou, "--dry-run")
+    assert f"would rename dave to {retired} (another directory entry now has the name)" in planned
+    out = synced(leeway, slapd, directory_ou)
+    assert "4 people found: 1 added, 0 changed, 1 deactivated, 0 reactivated" in out
+    assert "1 former users renamed to free their names" in out
+    after = people(leeway.db_url)
+    assert after[retired] == former, "the former person's user, history and all"
+    newcomer = after["dave"]
+    assert newcomer[0] != former[0] and newcomer[1] != former[1] and newcomer[2] == []
+    assert roles_held(leeway.db_url, "dave") == set()
+    [(holder, role, reason)] = [(g[0], g[1], g[3]) for g in grants(leeway.db_url)]
+    assert (holder, role, reason) == (retired, "comms-publisher", "by hand"), "kept, not passed on"
+    again = synced(leeway, slapd, directory_ou)
+    assert "4 people found: 0 added, 0 changed, 0 deactivated, 0 reactivated" in again
