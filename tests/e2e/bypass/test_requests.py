@@ -44,6 +44,11 @@ def inside(host: str, method: str = "GET", headers: str = XHR, *, body: str = ""
     )
 
 
+def post_to(url: str, host: str = "www.facebook.com:{port}", version: str = "HTTP/1.1") -> str:
+    """A form post to `url` exactly as written, with `host` as its Host header."""
+    return f"POST {url} {version}\r\nHost: {host}\r\n{{auth}}{POST}Connection: close\r\n\r\nhi"
+
+
 def h2c_prior_knowledge(port: int) -> bytes:
     """HTTP/2 in clear text, without an Upgrade: the preface, then a POST to facebook."""
     conn = h2.connection.H2Connection()
@@ -186,6 +191,84 @@ TECHNIQUES = [
             user="alice",
         ),
         id="trusted header beside a login",
+    ),
+    # The URL spelled so that parsers disagree on its host: mitmproxy refuses the request
+    # line itself (400), so no decision is made on a host another parser would see.
+    pytest.param(
+        Technique(post_to("http://x@www.facebook.com:{port}/"), 400, user="trina"), id="userinfo"
+    ),
+    pytest.param(
+        Technique(
+            post_to("http://www.example.org:{port}@www.facebook.com:{port}/"), 400, user="trina"
+        ),
+        id="userinfo naming an open site",
+    ),
+    pytest.param(
+        Technique(post_to("http://www.faceb%6Fok.com:{port}/"), 400, user="trina"),
+        id="percent-encoded host",
+    ),
+    pytest.param(
+        Technique(post_to("http://www.example.org\\@www.facebook.com:{port}/"), 400, user="trina"),
+        id="backslash before an at",
+    ),
+    pytest.param(
+        Technique(post_to("http://www.facebook.com:{port}#@www.example.org/"), 400, user="trina"),
+        id="fragment before an at",
+    ),
+    # Spelled so that they parse: decided on the categorised host.
+    pytest.param(
+        Technique(post_to("HTTP://www.facebook.com:{port}/"), 403, user="trina"),
+        id="scheme in upper case",
+    ),
+    pytest.param(
+        Technique(
+            post_to("http://www.facebook.com:{port}/", version="HTTP/1.0"), 403, user="trina"
+        ),
+        id="HTTP/1.0",
+    ),
+    pytest.param(
+        Technique(
+            "POST http://www.facebook.com:{port}/ HTTP/1.0\r\n{auth}" + POST + "\r\nhi",
+            403,
+            user="trina",
+        ),
+        id="HTTP/1.0 without a Host",
+    ),
+    pytest.param(
+        Technique(
+            post_to("http://www.facebook.com:{port}/", host="www.example.org:{port}"),
+            421,
+            user="trina",
+        ),
+        id="blocked URL, open Host",
+    ),
+    pytest.param(
+        Technique(
+            post_to("http://[::ffff:127.0.0.50]:{port}/", host="www.facebook.com:{port}"),
+            403,
+            user="trina",
+        ),
+        id="mapped address in the URL, blocked Host",
+    ),
+    # A post in other shapes is still a post.
+    pytest.param(
+        Technique(
+            "POST http://www.facebook.com:{port}/ HTTP/1.1\r\nHost: www.facebook.com:{port}\r\n"
+            "{auth}Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n"
+            "Connection: close\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+            403,
+            user="trina",
+        ),
+        id="chunked post",
+    ),
+    pytest.param(
+        Technique(
+            "POST http://www.facebook.com:{port}/ HTTP/1.1\r\nHost: www.facebook.com:{port}\r\n"
+            "{auth}Connection: close\r\n\r\n",
+            403,
+            user="trina",
+        ),
+        id="post without a body",
     ),
     # What stays open, through the same runner.
     pytest.param(Technique(to("www.example.org"), 200, ("GET www.example.org",)), id="a site"),
