@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from mitmproxy import http, options, tls
@@ -14,8 +16,10 @@ from mitmproxy.test import tflow
 
 from addons.context import DECISION_HEADER
 from addons.gate import Gate
+from addons.server_names import ServerNames
 from addons.who import METADATA_KEY, FlowNotes, Who
 from policy import Action
+from policy.destinations import Address, DestinationRules
 from tests.addons.addon_context import addon_context
 from tests.addons.fakes import (
     PUBLISHER,
@@ -26,6 +30,7 @@ from tests.addons.fakes import (
     counted,
     make_leeway,
 )
+from tests.addons.test_server_names import SITE, der_for
 from tests.policy.samples import NOW
 
 
@@ -50,35 +55,89 @@ def hello_data(sni: str | None, target: str | None) -> tls.ClientHelloData:
     return tls.ClientHelloData(ctx, client_hello(sni))
 
 
-def _gate(*, intercept: bool = True, warn_without_intercept: Action = Action.BLOCK) -> Gate:
+def _gate(
+    *,
+    intercept: bool = True,
+    warn_without_intercept: Action = Action.BLOCK,
+    server_names: ServerNames | None = None,
+) -> Gate:
     leeway = make_leeway(
         {"tess": TRAINED}, intercept=intercept, warn_without_intercept=warn_without_intercept
     )
-    return Gate(leeway, now=lambda: NOW)
+    return Gate(leeway, now=lambda: NOW, server_names=server_names or showing(None))
+
+
+def showing(der: bytes | None) -> ServerNames:
+    """Server names as if every name were at one public address and every server showed
+    `der` (None: no certificate to read)."""
+
+    async def one_address(host: str, port: int) -> tuple[Address, ...]:
+        return (SITE,)
+
+    async def handshake(address: Address, port: int) -> bytes | None:
+        return der
+
+    return ServerNames(DestinationRules, resolve=one_address, handshake=handshake)
+
+
+def hello(gate: Gate, data: tls.ClientHelloData) -> None:
+    """The hook as mitmproxy invokes it, awaited when it returns an awaitable."""
+    with addon_context(gate) as tctx:
+        asyncio.run(tctx.master.addons.invoke_addon(gate, TlsClienthelloHook(data)))
 
 
 @pytest.mark.parametrize(
-    ("sni", "target", "ignored"),
+    ("sni", "target", "certified", "ignored"),
     [
-        pytest.param("example.org", "example.org", True, id="uncategorised: passed through"),
-        pytest.param(None, "example.org", True, id="no SNI, uncategorised target"),
-        pytest.param(None, None, True, id="nothing to go by"),
-        pytest.param("www.facebook.com", "www.facebook.com", False, id="categorised"),
-        pytest.param("WWW.Facebook.COM.", None, False, id="categorised SNI, normalised"),
-        pytest.param("example.org", "m.facebook.com", False, id="categorised CONNECT target"),
-        pytest.param("x.com", "example.org", False, id="categorised SNI, other target"),
-        pytest.param(None, "192.0.2.7", False, id="listed IP literal"),
-        pytest.param(None, "192.0.2.8", True, id="unlisted IP literal"),
-        pytest.param("notfacebook.com", None, True, id="lookalike is not a subdomain"),
+        pytest.param("example.org", "example.org", None, True, id="uncategorised: passed through"),
+        pytest.param(None, None, None, True, id="nothing to go by"),
+        pytest.param("www.facebook.com", "www.facebook.com", None, False, id="categorised"),
+        pytest.param("WWW.Facebook.COM.", None, None, False, id="categorised SNI, normalised"),
+        pytest.param("example.org", "m.facebook.com", None, False, id="categorised CONNECT target"),
+        pytest.param("x.com", "example.org", None, False, id="categorised SNI, other target"),
+        pytest.param(None, "192.0.2.7", None, False, id="listed IP literal"),
+        pytest.param("notfacebook.com", None, None, True, id="lookalike is not a subdomain"),
+        # No server name: the server's certificate says what it is.
+        pytest.param(None, "example.org", ["www.example.org"], True, id="no SNI, open site"),
+        pytest.param(None, "192.0.2.8", ["www.example.org"], True, id="no SNI, address, open site"),
+        pytest.param(
+            None,
+            "192.0.2.8",
+            ["www.youtube.com"],
+            False,
+            id="no SNI, address of a categorised site",
+        ),
+        pytest.param(
+            None,
+            "fb.attacker.example",
+            ["*.facebook.com"],
+            False,
+            id="no SNI, a name for its address",
+        ),
+        pytest.param(None, "192.0.2.8", None, False, id="no SNI, no certificate to read"),
+        pytest.param(None, "192.0.2.8", ["Printer"], True, id="no SNI, a device's certificate"),
     ],
 )
 def test_only_categorised_connections_are_intercepted(
-    sni: str | None, target: str | None, ignored: bool
+    sni: str | None,
+    target: str | None,
+    certified: list[str] | None,
+    ignored: bool,
+    tmp_path: Path,
 ) -> None:
     data = hello_data(sni, target)
-    with addon_context(gate := _gate()) as tctx:
-        tctx.master.addons.invoke_addon_sync(gate, TlsClienthelloHook(data))
+    der = der_for(tmp_path, certified) if certified is not None else None
+    hello(_gate(server_names=showing(der)), data)
     assert data.ignore_connection is ignored
+
+
+def test_an_address_for_a_server_name_counts_as_none(tmp_path: Path) -> None:
+    """Python never sends one, other clients may: crafted here."""
+    ctx = context.Context(tflow.tclient_conn(), options.Options())
+    ctx.server.address = ("192.0.2.8", 443)
+    data = tls.ClientHelloData(ctx, SimpleNamespace(sni="192.0.2.8"))  # type: ignore[arg-type]
+    hello(_gate(server_names=showing(der_for(tmp_path, ["www.youtube.com"]))), data)
+    assert data.ignore_connection is False
 
 
 def test_an_invalid_connect_target_is_intercepted_so_that_it_can_be_refused() -> None:

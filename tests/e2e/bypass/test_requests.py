@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.bypass.conftest import Attack
 from tests.e2e.bypass.technique import SILENT, Technique, check
+from tests.e2e.proxy_process import ORIGIN_ADDRESS
 
 XHR = "Accept: application/json\r\nSec-Fetch-Mode: cors\r\n"
 POST = "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 2\r\n"
@@ -269,6 +270,25 @@ TECHNIQUES = [
             user="trina",
         ),
         id="post without a body",
+    ),
+    # The site's address instead of its name, and no server name in the TLS handshake:
+    # the server's certificate says what it is, so the tunnel is opened and the Host decided.
+    pytest.param(
+        Technique(
+            inside("www.youtube.com", "POST", POST, body="hi"),
+            403,
+            connect=f"{ORIGIN_ADDRESS}:{{port}}",
+        ),
+        id="the site's address, no server name",
+    ),
+    pytest.param(
+        Technique(
+            inside("www.example.org"),
+            200,
+            ("GET www.example.org",),
+            connect=f"{ORIGIN_ADDRESS}:{{port}}",
+        ),
+        id="an open site at that address, no server name",
     ),
     # What stays open, through the same runner.
     pytest.param(Technique(to("www.example.org"), 200, ("GET www.example.org",)), id="a site"),
