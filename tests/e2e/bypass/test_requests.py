@@ -290,6 +290,15 @@ TECHNIQUES = [
         ),
         id="an open site at that address, no server name",
     ),
+    pytest.param(
+        Technique(
+            inside("www.youtube.com", "POST", POST, body="hi"),
+            403,
+            connect=f"{ORIGIN_ADDRESS}:{{port}}",
+            tls=None,
+        ),
+        id="the site's address, plain HTTP in the tunnel",
+    ),
     # What stays open, through the same runner.
     pytest.param(Technique(to("www.example.org"), 200, ("GET www.example.org",)), id="a site"),
     pytest.param(
