@@ -69,6 +69,7 @@ def test_a_real_server_shows_its_certificate_to_a_client_naming_none(tmp_path: P
         port = server.sockets[0].getsockname()[1]
         async with server:
             shown = await certificate_of(ipaddress.ip_address("127.0.0.1"), port)
+
         async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writer.write(b"SSH-2.0-OpenSSH_9.6\r\n")  # not TLS
             await writer.drain()
