@@ -3,7 +3,8 @@
 Everything else passes through without decryption, but the proxy's own access page, and a
 connection whose client names no server (an address is no name) to a server whose
 certificate is for a categorised site, or cannot be read (`addons.server_names`). With
-interception off, the decision is made at CONNECT, where a block can only be a bare 403.
+interception off, the decision is made at CONNECT, where a block can only be a bare 403;
+a CONNECT to an address is decided as one to the categorised site its server is for.
 """
 
 from __future__ import annotations
@@ -57,10 +58,17 @@ class Gate:
 
     async def _by_certificate(self, data: tls.ClientHelloData, host: str, port: int) -> None:
         names = await self.server_names.of(host, port)
-        policy = self.leeway.policy
-        if names is not None and not any(isinstance(policy.classify(n), Match) for n in names):
+        if names is not None and self._first_categorised(names) is None:
             data.ignore_connection = True
         # Categorised, or not to be known: intercepted, so each request names its site.
+
+    async def _certified_site(self, host: str, port: int) -> str | None:
+        """The first categorised name in the certificate of the server at `host`:`port`."""
+        return self._first_categorised(await self.server_names.of(host, port) or ())
+
+    def _first_categorised(self, names: tuple[str, ...]) -> str | None:
+        policy = self.leeway.policy
+        return next((name for name in names if isinstance(policy.classify(name), Match)), None)
 
     def _categorised(self, name: str) -> bool:
         # A name that is not a host is intercepted, so that the request is refused.
@@ -69,10 +77,13 @@ class Gate:
     async def http_connect(self, flow: http.HTTPFlow) -> None:
         if self.leeway.intercept or flow.response or flow.error:
             return
-        who = who_of(flow)
-        subject = await self.leeway.subject_for(who, flow.request.host)
+        who, host = who_of(flow), flow.request.host
+        if literal_address(host) is not None and not self._categorised(host):
+            # An address: the tunnel goes to the site its server's certificate is for.
+            host = await self._certified_site(host, flow.request.port) or host
+        subject = await self.leeway.subject_for(who, host)
         # The method is hidden inside the tunnel: decide the tunnel as reading.
-        request = Request("GET", (flow.request.host,))
+        request = Request("GET", (host,))
         now, started = self.now(), time.perf_counter()
         decision = self.leeway.policy.decide(subject, request, now)
         seconds = time.perf_counter() - started

@@ -176,6 +176,27 @@ def _connect(gate: Gate, flow: http.HTTPFlow) -> http.HTTPFlow:
 
 
 @pytest.mark.parametrize(
+    ("certified", "refused"),
+    [
+        pytest.param(["www.youtube.com"], True, id="a blocked site's address -> 403"),
+        pytest.param(["www.example.org"], False, id="an open site's address -> passes"),
+        pytest.param(None, False, id="no certificate to read -> decided as the address"),
+    ],
+)
+def test_a_connect_to_an_address_without_interception_is_decided_as_its_site(
+    certified: list[str] | None, refused: bool, tmp_path: Path
+) -> None:
+    der = der_for(tmp_path, certified) if certified is not None else None
+    gate = _gate(intercept=False, server_names=showing(der))
+    flow = _connect(gate, connect_flow("192.0.2.8"))
+    if not refused:
+        assert flow.response is None
+        return
+    assert flow.response is not None and flow.response.status_code == 403
+    assert "Access to www.youtube.com is not allowed" in (flow.response.text or "")
+
+
+@pytest.mark.parametrize(
     ("target", "warn_setting", "refused"),
     [
         pytest.param("news.example", Action.ALLOW, True, id="block -> 403"),

@@ -109,6 +109,20 @@ def test_no_intercept_refuses_at_connect(
     assert https_origin.seen == []
 
 
+def test_no_intercept_decides_a_connect_to_an_address_as_the_site_it_serves(
+    no_intercept: LeewayProcess, https_origin: Origin
+) -> None:
+    """The test sites' server is certified for www.facebook.com first: alice is warned
+    there, and a warning is a block without interception."""
+    login = basic_auth("alice", PASSWORDS["alice"])
+    tunnel = connect(no_intercept, f"{ORIGIN_ADDRESS}:{https_origin.port}", headers=login)
+    tunnel.close()
+    assert tunnel.status == 403
+    head = tunnel.head.decode("latin-1").lower()
+    assert "x-leeway-decision: warn; reason=rule_matched; category=social" in head
+    assert https_origin.seen == []
+
+
 @pytest.mark.parametrize(
     ("user", "host"),
     [("trina", "x.com"), ("paul", "www.facebook.com"), ("alice", "www.example.org")],
