@@ -58,13 +58,14 @@ def names_in(der: bytes) -> tuple[str, ...]:
     wildcard as the domain it covers (`*.facebook.com`: `facebook.com`)."""
     try:
         cert = x509.load_der_x509_certificate(der)
-    except ValueError:
+        try:
+            alternative = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            names = [str(n) for n in alternative.value.get_values_for_type(x509.DNSName)]
+        except x509.ExtensionNotFound:
+            common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            names = [str(attribute.value) for attribute in common]
+    except ValueError:  # not a certificate, or one whose extensions do not parse
         return ()
-    try:
-        alternative = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        names = [str(n) for n in alternative.value.get_values_for_type(x509.DNSName)]
-    except x509.ExtensionNotFound:
-        names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     return tuple(name.removeprefix("*.") for name in names)
 
 

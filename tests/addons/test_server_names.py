@@ -4,12 +4,15 @@ real handshake with a real TLS server, never with a server the destination rules
 from __future__ import annotations
 
 import asyncio
+import datetime
 import ipaddress
 import ssl
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from addons.server_names import REMEMBERED, ServerNames, certificate_of, names_in
 from policy.destinations import Address, DestinationRules
@@ -51,6 +54,23 @@ def test_a_certificates_names_are_its_alternative_names(tmp_path: Path) -> None:
         "fbcdn.net",
     )
     assert names_in(b"not a certificate") == ()
+
+
+def test_without_alternative_names_the_common_name_counts() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "www.youtube.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    assert names_in(cert.public_bytes(serialization.Encoding.DER)) == ("www.youtube.com",)
 
 
 def test_a_real_server_shows_its_certificate_to_a_client_naming_none(tmp_path: Path) -> None:
