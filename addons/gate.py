@@ -9,6 +9,7 @@ a CONNECT to an address is decided as one to the categorised site its server is 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ from policy import Action, Request
 from policy.destinations import literal_address
 from policy.domains import Match
 from policy.hosts import InvalidHost
+
+logger = logging.getLogger("leeway.gate")
 
 
 class Gate:
@@ -58,9 +61,13 @@ class Gate:
 
     async def _by_certificate(self, data: tls.ClientHelloData, host: str, port: int) -> None:
         names = await self.server_names.of(host, port)
-        if names is not None and self._first_categorised(names) is None:
+        site = self._first_categorised(names or ())
+        if names is not None and site is None:
             data.ignore_connection = True
+            return
         # Categorised, or not to be known: intercepted, so each request names its site.
+        why = f"its certificate is for {site}" if site else "its certificate could not be read"
+        logger.info("no server name for %s:%d, decrypted: %s", host, port, why)
 
     async def _certified_site(self, host: str, port: int) -> str | None:
         """The first categorised name in the certificate of the server at `host`:`port`."""

@@ -12,7 +12,6 @@ remembered a while, per address and port, within a bound.
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -22,8 +21,6 @@ from cryptography.x509.oid import NameOID
 
 from addons.destinations import resolve
 from policy.destinations import Address, DestinationRules, literal_address
-
-logger = logging.getLogger("leeway.gate")
 
 TIMEOUT = 5.0  # seconds for the whole handshake
 REMEMBERED = 300.0  # seconds an answer is kept: certificates change rarely
@@ -106,7 +103,4 @@ class ServerNames:
         if not allowed or len(allowed) < len(addresses):
             return None  # the proxy's connection is refused anyway; no probe goes there
         der = await self._handshake(allowed[0], port)
-        if der is None:
-            logger.info("no certificate from %s:%d for a client that named no server", host, port)
-            return None
-        return names_in(der)
+        return names_in(der) if der is not None else None

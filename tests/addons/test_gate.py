@@ -131,6 +131,19 @@ def test_only_categorised_connections_are_intercepted(
     assert data.ignore_connection is ignored
 
 
+def test_a_connection_decrypted_for_its_certificate_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = hello_data(None, "192.0.2.8")
+    with caplog.at_level(logging.INFO, logger="leeway.gate"):
+        hello(_gate(server_names=showing(der_for(tmp_path, ["www.youtube.com"]))), data)
+        hello(_gate(server_names=showing(None)), hello_data(None, "192.0.2.9"))
+    assert [r.getMessage() for r in caplog.records if r.name == "leeway.gate"] == [
+        "no server name for 192.0.2.8:443, decrypted: its certificate is for www.youtube.com",
+        "no server name for 192.0.2.9:443, decrypted: its certificate could not be read",
+    ]
+
+
 def test_an_address_for_a_server_name_counts_as_none(tmp_path: Path) -> None:
     """Python never sends one, other clients may: crafted here."""
     ctx = context.Context(tflow.tclient_conn(), options.Options())
