@@ -117,6 +117,14 @@ def apply(session: Session, changes: Plan, known: list[KnownUser], now: datetime
     """Write `changes`: existing users first (a rename frees its old name), then new ones."""
     ids = {user.username: user.id for user in known}
     retire_users(session, [(user.id, name) for user, name in changes.retired])
+    # Names and addresses that move between users (two people swap usernames) are freed
+    # first: the unique indexes are checked row by row.
+    moving = [
+        (user.id, f"{user.username}#renaming-{user.id}")
+        for user, values in (*changes.changed, *changes.reactivated)
+        if (user.username, user.email) != (values.username, values.email)
+    ]
+    retire_users(session, moving)
     update_users(session, [(user.id, values) for user, values in changes.changed])
     update_users(session, [(user.id, values) for user, values in changes.reactivated])
     ids.update({values.username: user.id for user, values in changes.changed})

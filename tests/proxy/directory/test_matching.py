@@ -131,3 +131,18 @@ def test_an_account_made_again_under_a_former_persons_name_is_a_new_user(
     assert (holder, role, reason) == (retired, "comms-publisher", "by hand"), "kept, not passed on"
     again = synced(leeway, slapd, directory_ou)
     assert "4 people found: 0 added, 0 changed, 0 deactivated, 0 reactivated" in again
+
+
+def test_two_people_who_swap_usernames_keep_their_own_users(
+    leeway: Leeway, slapd: Slapd, directory_ou: str
+) -> None:
+    synced(leeway, slapd, directory_ou)
+    before = people(leeway.db_url)
+    alice, bob = (f"uid={name},ou=people,{directory_ou}" for name in ("alice", "bob"))
+    rename(slapd, alice, "uid=swapping")
+    rename(slapd, bob, "uid=alice")
+    rename(slapd, f"uid=swapping,ou=people,{directory_ou}", "uid=bob")
+    out = synced(leeway, slapd, directory_ou)
+    assert "4 people found: 0 added, 2 changed, 0 deactivated" in out
+    after = people(leeway.db_url)
+    assert (after["bob"][:2], after["alice"][:2]) == (before["alice"][:2], before["bob"][:2])
