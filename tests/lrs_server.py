@@ -27,6 +27,9 @@ VENV_VARIABLE = "LEEWAY_TEST_RALPH_VENV"
 DEFAULT_VENV = Path.home() / ".cache" / "leeway-test" / "ralph-venv"
 RALPH_PACKAGES = ("ralph-malph[cli,lrs,backend-fs]", "requests")
 USER, PASSWORD = "lms", "lms-secret-password"
+LMS = "mailto:lms@example.org"  # the agent of USER's statements
+LEARNER, LEARNER_PASSWORD = "learner", "learner-secret-password"
+LEARNS = "mailto:learner@example.org"  # the agent of LEARNER's statements
 SHIM = Path(__file__).parent / "ralph_shim"  # see its docstring: Ralph's file backend appends
 PAGE_SIZE = 100  # Ralph's default, set explicitly so the paging tests know it
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
@@ -76,10 +79,11 @@ class Ralph:
         }
 
     def setup(self) -> None:
+        """Two accounts: the LMS's, and a learner's (as a cmi5 course in the browser gets)."""
         ralph = str(ralph_venv() / "bin" / "ralph")
-        auth = [ralph, "auth", "-u", USER, "-p", PASSWORD, "-s", "all"]
-        auth += ["-M", "mailto:lms@example.org", "-w"]
-        subprocess.run(auth, check=True, env=self.environment(), capture_output=True)
+        for user, password, agent in ((USER, PASSWORD, LMS), (LEARNER, LEARNER_PASSWORD, LEARNS)):
+            auth = [ralph, "auth", "-u", user, "-p", password, "-s", "all", "-M", agent, "-w"]
+            subprocess.run(auth, check=True, env=self.environment(), capture_output=True)
 
     def start(self) -> None:
         ralph = str(ralph_venv() / "bin" / "ralph")
@@ -114,10 +118,16 @@ class Ralph:
             self.process.wait(timeout=30)
         self.process = None
 
-    def post(self, statements: list[dict[str, Any]], batch: int = 500) -> None:
-        """Send statements as an LMS would, in batches (xAPI takes a JSON array)."""
+    def post(
+        self,
+        statements: list[dict[str, Any]],
+        batch: int = 500,
+        account: tuple[str, str] = (USER, PASSWORD),
+    ) -> None:
+        """Send statements as an LMS would (or as `account`), in batches (xAPI takes a JSON
+        array); the LRS makes the account's agent their `authority`."""
         with httpx.Client(
-            auth=(USER, PASSWORD),
+            auth=account,
             headers={"X-Experience-API-Version": "1.0.3"},
             trust_env=False,
             timeout=600,  # Ralph's file backend reads every statement on each POST

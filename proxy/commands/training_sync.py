@@ -58,7 +58,13 @@ def run_sync(args: argparse.Namespace, context: Context) -> int:
     except ValueError as e:
         raise CommandError(str(e)) from None
     client = LrsClient(settings.url, settings.user, password, settings.page_size)
-    syncer = Syncer(context.engine(), client, context.policy(), settings.account_home_page)
+    syncer = Syncer(
+        context.engine(),
+        client,
+        context.policy(),
+        settings.account_home_page,
+        authorities=frozenset(settings.authority),
+    )
     try:
         if args.follow:
             return _follow(syncer, settings, context)

@@ -7,12 +7,13 @@ or from `LEEWAY_LRS_PASSWORD`: never from the command line, where `ps` would sho
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from policy.durations import parse_duration
 from proxy.lrs.client import PAGE_LIMIT
@@ -40,6 +41,13 @@ class LrsSettings(BaseSettings):
     account_home_page: Annotated[str | None, Flag(TRAINING_SYNC, "URL")] = Field(
         default=None, description="Actors' account.homePage whose account.name is a username."
     )
+    authority: Annotated[
+        list[str], NoDecode, Flag(TRAINING_SYNC, "AGENT", "any", option="--lrs-authority")
+    ] = Field(
+        default_factory=list,
+        description="Only statements this agent vouches for count (the statement's"
+        " authority: mailto:ADDRESS or account:NAME@HOMEPAGE; repeat it for more).",
+    )
     every: Annotated[timedelta, Flag(TRAINING_SYNC, "DURATION")] = Field(
         default=timedelta(seconds=30), description="With --follow: how often the LRS is read."
     )
@@ -52,6 +60,21 @@ class LrsSettings(BaseSettings):
     metrics_port: Annotated[int, Flag(TRAINING_SYNC, "PORT")] = Field(
         default=0, ge=0, le=65535, description="With --follow: port of its /metrics (0: none)."
     )
+
+    @field_validator("authority", mode="before")
+    @classmethod
+    def _authorities(cls, value: object) -> object:
+        if isinstance(value, str):  # one variable: separated by `;`, `,` or spaces
+            return [part for part in re.split(r"[;,\s]+", value) if part]
+        return value
+
+    @field_validator("authority")
+    @classmethod
+    def _agents(cls, value: list[str]) -> list[str]:
+        for agent in value:
+            if not re.fullmatch(r"(mailto:[^@\s]+@[^@\s]+|account:[^@\s]+@\S+)", agent):
+                raise ValueError(f"{agent!r}: expected mailto:ADDRESS or account:NAME@HOMEPAGE")
+        return [a.lower() if a.startswith("mailto:") else a for a in value]
 
     @field_validator("every", mode="before")
     @classmethod

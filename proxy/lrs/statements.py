@@ -16,7 +16,12 @@ if TYPE_CHECKING:
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 SkipReason = Literal[
-    "malformed", "other_verb", "not_successful", "unknown_activity", "unknown_actor"
+    "malformed",
+    "other_verb",
+    "not_successful",
+    "unknown_activity",
+    "unknown_actor",
+    "untrusted_authority",
 ]
 SKIP_REASONS: tuple[SkipReason, ...] = (
     "malformed",
@@ -24,6 +29,7 @@ SKIP_REASONS: tuple[SkipReason, ...] = (
     "not_successful",
     "unknown_activity",
     "unknown_actor",
+    "untrusted_authority",
 )
 
 
@@ -75,21 +81,48 @@ def classify(
     directory: Directory,
     activities: Mapping[str, str],
     verbs: frozenset[str],
+    authorities: frozenset[str] = frozenset(),
 ) -> Outcome:
-    """What one statement means for Leeway; never raises."""
+    """What one statement means for Leeway; never raises. `authorities` (agents as
+    `agent_ids` writes them): when given, statements vouched for by anyone else count for
+    nothing, voidings included."""
     statement_id = _text(statement.get("id")) if isinstance(statement, dict) else ""
     try:
-        return _classify(statement, directory, activities, verbs)
+        return _classify(statement, directory, activities, verbs, authorities)
     except Malformed as e:
         return Skipped(statement_id, "malformed", str(e))
 
 
+def agent_ids(agent: object) -> set[str]:
+    """How an agent (or each member of a group) can be named in `--lrs-authority`:
+    `mailto:ADDRESS` (lower-case) or `account:NAME@HOMEPAGE`."""
+    if not isinstance(agent, dict):
+        return set()
+    if agent.get("objectType") == "Group":
+        members = agent.get("member")
+        return set().union(*map(agent_ids, members)) if isinstance(members, list) else set()
+    found = set()
+    if isinstance(mbox := agent.get("mbox"), str):
+        found.add(mbox.lower())
+    account = agent.get("account")
+    if isinstance(account, dict):
+        found.add(f"account:{account.get('name')}@{account.get('homePage')}")
+    return found
+
+
 def _classify(
-    statement: Any, directory: Directory, activities: Mapping[str, str], verbs: frozenset[str]
+    statement: Any,
+    directory: Directory,
+    activities: Mapping[str, str],
+    verbs: frozenset[str],
+    authorities: frozenset[str],
 ) -> Outcome:
     if not isinstance(statement, dict):
         raise Malformed(f"a statement is a JSON object, got {type(statement).__name__}")
     statement_id = _required(statement, "id")
+    if authorities and not agent_ids(statement.get("authority")) & authorities:
+        vouched = sorted(agent_ids(statement.get("authority"))) or ["no authority"]
+        return Skipped(statement_id, "untrusted_authority", ", ".join(vouched))
     verb = _required(_object(statement, "verb"), "id")
     target = _object(statement, "object")
     if verb == VOIDED:

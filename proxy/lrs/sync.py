@@ -111,6 +111,7 @@ class Syncer:
     policy: Policy
     account_home_page: str | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    authorities: frozenset[str] = frozenset()  # trusted to vouch for statements (none: all)
 
     def run(self, *, from_start: bool = False, on_page: Any = None) -> Tally:
         """Read every page after the cursor (or all, `from_start`) until `more` runs out."""
@@ -174,7 +175,7 @@ class Syncer:
         verbs = frozenset(self.policy.settings.xapi_verbs)
         outcomes: dict[str, Outcome] = {}
         for statement in statements:
-            outcome = classify(statement, directory, activities, verbs)
+            outcome = classify(statement, directory, activities, verbs, self.authorities)
             if not outcome.statement_id:  # nothing to claim it by: report it, once per read
                 assert isinstance(outcome, Skipped)
                 tally.skipped[outcome.reason] += 1

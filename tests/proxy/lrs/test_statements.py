@@ -119,3 +119,49 @@ def test_the_policy_can_change_the_verbs() -> None:
     assert classify(make(), DIRECTORY, {COURSE: "basics"}, verbs) == Skipped(
         "s-1", "other_verb", COMPLETED
     )
+
+
+LMS_AGENT = {"objectType": "Agent", "mbox": "mailto:LMS@example.org"}
+SCORM_APP = {"objectType": "Agent", "account": {"homePage": "https://cloud.example", "name": "A1"}}
+TRUSTED = frozenset({"mailto:lms@example.org", "account:A1@https://cloud.example"})
+
+
+def vouched(statement: Any) -> Any:
+    verbs = frozenset(XAPI_DEFAULT_VERBS)
+    return classify(statement, DIRECTORY, {COURSE: "basics"}, verbs, TRUSTED)
+
+
+@pytest.mark.parametrize(
+    ("authority", "expected"),
+    [
+        pytest.param(LMS_AGENT, Completed("s-1", 1, "basics", AT_STORED), id="the LMS"),
+        pytest.param(SCORM_APP, Completed("s-1", 1, "basics", AT_STORED), id="an app's account"),
+        pytest.param(
+            {"objectType": "Group", "member": [SCORM_APP, {"mbox": "mailto:ana@example.org"}]},
+            Completed("s-1", 1, "basics", AT_STORED),
+            id="OAuth: the app and the user",
+        ),
+        pytest.param(
+            {"objectType": "Agent", "mbox": "mailto:ana@example.org"},
+            Skipped("s-1", "untrusted_authority", "mailto:ana@example.org"),
+            id="the learner vouching for herself",
+        ),
+        pytest.param(
+            None, Skipped("s-1", "untrusted_authority", "no authority"), id="no authority"
+        ),
+    ],
+)
+def test_only_statements_a_trusted_authority_vouches_for_count(
+    authority: Any, expected: Any
+) -> None:
+    assert vouched(make(authority=authority)) == expected
+
+
+def test_a_voiding_by_an_untrusted_authority_voids_nothing() -> None:
+    voiding = make(
+        verb={"id": "http://adlnet.gov/expapi/verbs/voided"},
+        object={"objectType": "StatementRef", "id": "s-0"},
+        authority={"mbox": "mailto:ana@example.org"},
+    )
+    assert vouched(voiding) == Skipped("s-1", "untrusted_authority", "mailto:ana@example.org")
+    assert outcome(voiding) == Voiding("s-1", "s-0"), "without a list, every authority counts"

@@ -15,7 +15,18 @@ from sqlalchemy.orm import Session
 
 from proxy.store.db import make_engine
 from proxy.store.models import TrainingCompletion, User, XapiStatement
-from tests.lrs_server import FAILED, PAGE_SIZE, PASSED, PASSWORD, USER, statement, voiding
+from tests.lrs_server import (
+    FAILED,
+    LEARNER,
+    LEARNER_PASSWORD,
+    LMS,
+    PAGE_SIZE,
+    PASSED,
+    PASSWORD,
+    USER,
+    statement,
+    voiding,
+)
 from tests.proxy.lrs.conftest import BASICS, PUBLISHING
 
 if TYPE_CHECKING:
@@ -225,3 +236,29 @@ def test_the_password_is_read_from_a_file(
 def test_there_is_no_password_option(leeway: Leeway, lrs: Ralph) -> None:
     result = sync(leeway, lrs, "--lrs-password", PASSWORD)
     assert result.code == 2
+
+
+def test_with_trusted_authorities_a_learners_own_statements_count_for_nothing(
+    leeway: Leeway, lrs: Ralph, db_url: str, password_env: None
+) -> None:
+    """A learner's credentials (a cmi5 course running in the browser has them) could claim
+    any completion, and void the LMS's: with `--lrs-authority`, only the LMS's count."""
+    leeway.ok("users", "add", "dee", "--email", "dee@example.org")
+    from_the_lms = statement("dee@example.org", BASICS)
+    lrs.post([from_the_lms])
+    forged = statement("dee@example.org", PUBLISHING)
+    lrs.post([forged, voiding(from_the_lms["id"])], account=(LEARNER, LEARNER_PASSWORD))
+    result = sync(leeway, lrs, "--lrs-authority", LMS)
+    assert result.code == 0, result.err
+    assert "1 completions recorded" in result.out
+    assert "(2 untrusted_authority)" in result.out
+    assert completions(db_url) == [("dee", "social-media-basics", f"xapi:{from_the_lms['id']}")]
+
+
+def test_a_malformed_authority_is_refused_naming_the_option(
+    leeway: Leeway, lrs: Ralph, password_env: None
+) -> None:
+    result = sync(leeway, lrs, "--lrs-authority", "lms@example.org")
+    assert result.code == 1
+    assert "--lrs-authority (LEEWAY_LRS_AUTHORITY)" in result.err
+    assert "expected mailto:ADDRESS or account:NAME@HOMEPAGE" in result.err
