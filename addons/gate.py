@@ -2,7 +2,7 @@
 
 Everything else passes through without decryption, but the proxy's own access page, and a
 connection whose client names no server (an address is no name) to a server whose
-certificate is for a categorised site, or cannot be read (`addons.server_names`). With
+certificate is for a categorised site (`addons.server_names`). With
 interception off, the decision is made at CONNECT, where a block can only be a bare 403;
 a CONNECT to an address is decided as one to the categorised site its server is for.
 """
@@ -60,21 +60,19 @@ class Gate:
         return None
 
     async def _by_certificate(self, data: tls.ClientHelloData, host: str, port: int) -> None:
-        names = await self.server_names.of(host, port)
-        site = self._first_categorised(names or ())
-        if names is not None and site is None:
+        site = await self._certified_site(host, port)
+        if site is None:  # an open site, or none to be known: passed through untouched
             data.ignore_connection = True
             return
-        # Categorised, or not to be known: intercepted, so each request names its site.
-        why = f"its certificate is for {site}" if site else "its certificate could not be read"
-        logger.info("no server name for %s:%d, decrypted: %s", host, port, why)
+        # A categorised site's server: intercepted, so that each request names its site.
+        logger.info(
+            "no server name for %s:%d, decrypted: its certificate is for %s", host, port, site
+        )
 
     async def _certified_site(self, host: str, port: int) -> str | None:
         """The first categorised name in the certificate of the server at `host`:`port`."""
-        return self._first_categorised(await self.server_names.of(host, port) or ())
-
-    def _first_categorised(self, names: tuple[str, ...]) -> str | None:
         policy = self.leeway.policy
+        names = await self.server_names.of(host, port) or ()
         return next((name for name in names if isinstance(policy.classify(name), Match)), None)
 
     def _categorised(self, name: str) -> bool:

@@ -84,7 +84,7 @@ class ServerNames:
 
     async def of(self, host: str, port: int) -> tuple[str, ...] | None:
         """The names the server at `host`:`port` is certified for; None when they cannot
-        be known (refused, unreachable, not TLS): the caller then looks inside."""
+        be known (refused, unreachable, not TLS)."""
         key = (host, port)
         known = self._seen.get(key)
         if known is not None and known[0] > self._clock():
