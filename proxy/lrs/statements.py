@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -23,14 +23,7 @@ SkipReason = Literal[
     "unknown_actor",
     "untrusted_authority",
 ]
-SKIP_REASONS: tuple[SkipReason, ...] = (
-    "malformed",
-    "other_verb",
-    "not_successful",
-    "unknown_activity",
-    "unknown_actor",
-    "untrusted_authority",
-)
+SKIP_REASONS: tuple[SkipReason, ...] = get_args(SkipReason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,7 +120,7 @@ def _insert_ignoring_duplicates(dialect: str) -> Executable:
 def prune(session: Session, *, older_than: timedelta, now: datetime) -> int:
     """Delete the events that occurred before `now - older_than`; how many were deleted."""
     statement = delete(EventRow).where(EventRow.occurred_at < now - older_than)
-    return _rowcount(session.execute(statement.execution_options(synchronize_session=False)))
+    return rowcount(session.execute(statement.execution_options(synchronize_session=False)))
 
 
 def pseudonym(key: bytes, username: str) -> str:
@@ -150,7 +150,7 @@ def pseudonymise(session: Session, *, older_than: timedelta, key: bytes, now: da
             .values(username=pseudonym(key, name))
             .execution_options(synchronize_session=False)
         )
-        changed += _rowcount(session.execute(statement))
+        changed += rowcount(session.execute(statement))
     return changed
 
 
@@ -190,6 +190,6 @@ def _event(row: EventRow) -> AccessEvent:
     )
 
 
-def _rowcount(result: Any) -> int:
+def rowcount(result: Any) -> int:
     # DELETE and UPDATE return a CursorResult, whose rowcount the generic Result type hides.
     return int(result.rowcount)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CursorResult, delete
+from sqlalchemy import delete
 
 from proxy.store.access_requests import State
+from proxy.store.events import rowcount
 from proxy.store.models import AccessRequest, Acknowledgement
 
 if TYPE_CHECKING:
@@ -41,6 +42,4 @@ def prune_records(session: Session, *, older_than: timedelta, now: datetime) -> 
 
 
 def _deleted(session: Session, statement: Delete) -> int:
-    result = session.execute(statement.execution_options(synchronize_session=False))
-    # A DELETE returns a CursorResult, whose rowcount the generic Result type hides.
-    return int(result.rowcount) if isinstance(result, CursorResult) else 0
+    return rowcount(session.execute(statement.execution_options(synchronize_session=False)))
