@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from mitmproxy import http
-from mitmproxy.net.http.http1 import expected_http_body_size
 
 from addons import tokens
 from addons.context import CONTINUE_PATH, Leeway, reference_id
+from addons.forms import small_form
 from addons.pages import safe_next
 from addons.respond import answer_plain
 from addons.who import Who, who_of
@@ -31,15 +31,6 @@ def is_continue(flow: http.HTTPFlow) -> bool:
     return flow.request.path.split("?", 1)[0] == CONTINUE_PATH
 
 
-def _small(request: http.Request) -> bool:
-    """Whether the body is declared, and no larger than a Continue form ever is."""
-    try:
-        size = expected_http_body_size(request)
-    except ValueError:
-        return False
-    return size is not None and 0 <= size <= MAX_FORM
-
-
 class Acknowledge:
     def __init__(self, leeway: Leeway, now: Callable[[], datetime] | None = None) -> None:
         self.leeway = leeway
@@ -52,7 +43,9 @@ class Acknowledge:
             answer_plain(flow, 405, "Continue must be posted from the warning page.", "-")
         elif flow.request.headers.get("sec-fetch-site", "same-origin") == "cross-site":
             answer_plain(flow, 403, "Continue must come from the warning page.", "-")
-        elif not _small(flow.request):  # refused before the body comes: never streamed on
+        elif not small_form(
+            flow.request, MAX_FORM
+        ):  # refused before the body comes: never streamed on
             answer_plain(flow, 403, "This is not a Continue form: it is far too large.", "-")
 
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:

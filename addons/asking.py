@@ -14,11 +14,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from mitmproxy import http
-from mitmproxy.net.http.http1 import expected_http_body_size
 
 from addons import tokens
 from addons.access_page import REQUESTS_PATH
 from addons.context import Leeway
+from addons.forms import small_form
 from addons.pages import JUSTIFICATION_MAX, RequestForm
 from addons.portal_http import CROSS_SITE, answer, answer_page, origin_host, portal_base
 from addons.protocols import RecordsUnavailable, RequestRefused
@@ -57,14 +57,6 @@ def form_of(
     return RequestForm(action, token, category, roles, justification, error)
 
 
-def _small(request: http.Request) -> bool:
-    try:
-        size = expected_http_body_size(request)
-    except ValueError:
-        return False
-    return size is not None and 0 <= size <= MAX_FORM
-
-
 class Asking:
     def __init__(self, leeway: Leeway, now: Callable[[], datetime]) -> None:
         self.leeway = leeway
@@ -75,7 +67,7 @@ class Asking:
         request = flow.request
         if who_of(flow).username is None:
             problem(self.leeway, flow, 403, "Sign in to the proxy to ask for access.")
-        elif not _small(request):  # refused before the body comes: never streamed on
+        elif not small_form(request, MAX_FORM):  # refused before the body streams
             problem(self.leeway, flow, 413, "This is not a request form: it is far too large.")
         elif request.headers.get("content-type", "").partition(";")[0].strip() != FORM_TYPE:
             problem(self.leeway, flow, 415, "This is not a request form.")
@@ -142,21 +134,26 @@ class Asking:
     def _ask_again(self, flow: http.HTTPFlow, category: str, role: str, given: str) -> None:
         """The form again, with what was written and why it was not taken; now on the
         access page's own origin, so its token names that."""
-        who = who_of(flow)
         text = given.strip()
         error = (
             "Please say why you need this role for your work."
             if not text
             else f"Please keep it to {JUSTIFICATION_MAX} characters (this is {len(text)})."
         )
+        form = self.portal_form(flow, category, role, justification=given, error=error)
+        answer_page(self.leeway, flow, 400, "request.html", request_form=form)
+
+    def portal_form(
+        self, flow: http.HTTPFlow, category: str, role: str, **shown_again: str
+    ) -> RequestForm:
+        """The form to ask for `role` on the access page's own origin, with a token for the
+        person asking that names it."""
         token = tokens.issue_request(
             self.leeway.token_key,
-            principal=who.principal,
+            principal=who_of(flow).principal,
             category=category,
             host=self.leeway.portal_host,
             now=self.now(),
             lifetime=TOKEN_LIFETIME,
         )
-        portal = portal_base(self.leeway, flow)
-        form = form_of(portal, token, category, (role,), justification=given, error=error)
-        answer_page(self.leeway, flow, 400, "request.html", request_form=form)
+        return form_of(portal_base(self.leeway, flow), token, category, (role,), **shown_again)

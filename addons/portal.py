@@ -17,11 +17,10 @@ from datetime import UTC, datetime
 
 from mitmproxy import http
 
-from addons import tokens
 from addons.access_page import REQUEST_PATH, REQUESTS_PATH, access_document, request_document
-from addons.asking import TOKEN_LIFETIME, Asking, form_of, problem
+from addons.asking import Asking, problem
 from addons.context import Leeway
-from addons.portal_http import answer_json, answer_page, portal_base, wants_json
+from addons.portal_http import answer_json, answer_page, wants_json
 from addons.protocols import RecordsUnavailable, RequestRecord
 from addons.who import Who, who_of
 from policy import Subject
@@ -159,13 +158,5 @@ class Portal:
                 self.leeway, flow, 200, "asked.html", request=request_document(pending), again=True
             )
             return
-        token = tokens.issue_request(
-            self.leeway.token_key,
-            principal=who.principal,
-            category=category,
-            host=self.leeway.portal_host,
-            now=self.now(),
-            lifetime=TOKEN_LIFETIME,
-        )
-        form = form_of(portal_base(self.leeway, flow), token, category, (role,))
+        form = self.asking.portal_form(flow, category, role)
         answer_page(self.leeway, flow, 200, "request.html", request_form=form)
