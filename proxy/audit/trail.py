@@ -24,7 +24,7 @@ from proxy.store.db import StoreUnavailable
 from proxy.store.events import write_events
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable
+    from collections.abc import Callable, Hashable, Iterator
     from pathlib import Path
 
     from sqlalchemy.engine import Engine
@@ -79,6 +79,7 @@ class AuditTrail:
             drop=self._drop,
         )
         self._job: _Job | None = None
+        self._journaling = 0  # events out of memory, on their way to the journal
         self._backoff = Backoff(min(1.0, limits.retry_max), limits.retry_max, clock=clock)
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -103,7 +104,7 @@ class AuditTrail:
         """Events in memory, neither committed nor journaled yet."""
         job = self._job
         in_flight = 0 if job is None or job.journaled else len(job.batch)
-        return len(self._memory) + in_flight
+        return len(self._memory) + in_flight + self._journaling
 
     def journaled(self) -> int:
         """Events waiting in the journal for the store."""
@@ -149,7 +150,9 @@ class AuditTrail:
         # Once a flush interval, not at every wake-up (a finished write wakes the loop too).
         if self._memory.counting_done():
             self._memory.release()
-        await self._spool.overflow(self._memory.take_overflow())
+        overflow = self._memory.take_overflow()
+        with self._on_the_way(overflow):
+            await self._spool.overflow(overflow)
         self._collect()
         await self._start_job(replay=True)
         if self._stalled():
@@ -235,7 +238,8 @@ class AuditTrail:
         queued, overflow = list(self._memory.queue), self._memory.take_overflow()
         self._memory.queue.clear()
         try:
-            await self._spool.append([*(job.batch if job else ()), *queued, *overflow])
+            with self._on_the_way(queued + overflow):
+                await self._spool.append([*(job.batch if job else ()), *queued, *overflow])
         except OSError as e:
             log.error("audit journal %s cannot be written: %s", self._spool.journal.path, e)
             self._memory.put_back(queued)  # kept in memory, up to max_queue
@@ -243,6 +247,15 @@ class AuditTrail:
             return
         if job is not None:
             job.journaled = True
+
+    @contextlib.contextmanager
+    def _on_the_way(self, events: list[AccessEvent]) -> Iterator[None]:
+        """Count `events`, taken out of memory, in `depth` until the journal has them or not."""
+        self._journaling += len(events)
+        try:
+            yield
+        finally:
+            self._journaling -= len(events)
 
     def _drop(self, count: int, why: str) -> None:
         log.error("audit trail: %d events dropped: %s", count, why)

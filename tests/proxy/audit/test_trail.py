@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc, select
 
+from proxy.audit.journal import Journal
 from proxy.audit.trail import AccessEvent, AuditTrail, TrailLimits
 from proxy.store.db import session_factory
 from proxy.store.events import write_events
@@ -21,7 +22,7 @@ from tests.audit_events import access_event
 from tests.waiting import eventually_async
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
     from sqlalchemy.engine import Engine
@@ -221,6 +222,49 @@ def test_only_a_journal_that_cannot_be_written_drops_events(
     asyncio.run(scenario())
     assert_stored_once(engine, events[:2])
     assert sum(drops) == 4
+
+
+class SlowDisk:
+    """Makes journal appends wait until released: a disk that takes its time to fsync."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.writing, self.release = threading.Event(), threading.Event()
+        append = Journal.append
+
+        def slow_append(journal: Journal, events: Sequence[AccessEvent]) -> None:
+            self.writing.set()
+            self.release.wait(timeout=30)
+            append(journal, events)
+
+        monkeypatch.setattr(Journal, "append", slow_append)
+
+
+def test_events_on_their_way_to_the_journal_are_still_in_memory(
+    engine: Engine, outage: Outage, journal: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = [event(n) for n in range(3)]
+    disk = SlowDisk(monkeypatch)
+    outage.down = True
+
+    async def scenario() -> None:
+        trail = AuditTrail(engine, journal, FAST)
+        await trail.start()
+        for e in events:
+            trail.submit(e)
+        try:
+            await eventually_async(disk.writing.is_set, "the journal is written", within=WITHIN)
+            assert (trail.depth(), trail.journaled()) == (3, 0), "neither stored nor journaled"
+        finally:
+            disk.release.set()
+        await eventually_async(
+            lambda: (trail.depth(), trail.journaled()) == (0, 3), "journaled", within=WITHIN
+        )
+        outage.down = False
+        await eventually_async(lambda: len(stored_ids(engine)) == 3, "stored", within=WITHIN)
+        await trail.stop()
+
+    asyncio.run(scenario())
+    assert_stored_once(engine, events)
 
 
 def test_start_replays_the_journal_and_skips_what_is_stored(engine: Engine, journal: Path) -> None:
