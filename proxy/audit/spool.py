@@ -27,6 +27,7 @@ class Spool:
     def __init__(self, path: Path, drop: Callable[[int, str], None]) -> None:
         self.journal = Journal(path)
         self.waiting = 0
+        self.writing = 0  # handed to `append`, not journaled yet
         self._worker = Worker("leeway-audit-journal")
         self._drop = drop
 
@@ -46,9 +47,16 @@ class Spool:
         self._worker.stop()
 
     async def append(self, events: Sequence[AccessEvent]) -> None:
-        """Journal `events` (fsynced before it returns); `OSError` when the disk fails."""
+        """Journal `events` (fsynced before it returns); `OSError` when the disk fails.
+
+        Until then they count in `writing`: events neither in memory nor in the journal.
+        """
         if events:
-            await self._worker.run(self.journal.append, events)
+            self.writing += len(events)
+            try:
+                await self._worker.run(self.journal.append, events)
+            finally:
+                self.writing -= len(events)
             self.waiting += len(events)
 
     async def overflow(self, events: Sequence[AccessEvent]) -> None:

@@ -24,7 +24,7 @@ from proxy.store.db import StoreUnavailable
 from proxy.store.events import write_events
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterator
+    from collections.abc import Callable, Hashable
     from pathlib import Path
 
     from sqlalchemy.engine import Engine
@@ -79,7 +79,6 @@ class AuditTrail:
             drop=self._drop,
         )
         self._job: _Job | None = None
-        self._journaling = 0  # events out of memory, on their way to the journal
         self._backoff = Backoff(min(1.0, limits.retry_max), limits.retry_max, clock=clock)
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -101,10 +100,10 @@ class AuditTrail:
         self._memory.count(key, make)
 
     def depth(self) -> int:
-        """Events in memory, neither committed nor journaled yet."""
+        """Events neither committed nor journaled yet: in memory, or on their way to either."""
         job = self._job
         in_flight = 0 if job is None or job.journaled else len(job.batch)
-        return len(self._memory) + in_flight + self._journaling
+        return len(self._memory) + in_flight + self._spool.writing
 
     def journaled(self) -> int:
         """Events waiting in the journal for the store."""
@@ -150,9 +149,7 @@ class AuditTrail:
         # Once a flush interval, not at every wake-up (a finished write wakes the loop too).
         if self._memory.counting_done():
             self._memory.release()
-        overflow = self._memory.take_overflow()
-        with self._on_the_way(overflow):
-            await self._spool.overflow(overflow)
+        await self._spool.overflow(self._memory.take_overflow())
         self._collect()
         await self._start_job(replay=True)
         if self._stalled():
@@ -215,7 +212,9 @@ class AuditTrail:
             log.error("audit write failed; events kept for a retry", exc_info=error)
         if job.batch and not job.journaled:
             self._memory.put_back(job.batch)
-        self._back_off(error)
+        if not self._backoff.failing:
+            log.warning("audit trail: journaling events until the store is back: %s", error)
+        self._backoff.failed()
 
     def _recovered(self, job: _Job) -> None:
         written, refused = job.future.result()
@@ -227,35 +226,21 @@ class AuditTrail:
             log.info("audit trail: the store is back")
         self._backoff.succeeded()
 
-    def _back_off(self, error: BaseException) -> None:
-        if not self._backoff.failing:
-            log.warning("audit trail: journaling events until the store is back: %s", error)
-        self._backoff.failed()
-
     async def _journal_memory(self) -> None:
         """Move every event in memory (and a hanging write's batch) to the journal."""
         job = self._job if self._job is not None and not self._job.journaled else None
         queued, overflow = list(self._memory.queue), self._memory.take_overflow()
         self._memory.queue.clear()
+        if job is not None:
+            job.journaled = True  # meanwhile its batch counts in the spool's `writing`
         try:
-            with self._on_the_way(queued + overflow):
-                await self._spool.append([*(job.batch if job else ()), *queued, *overflow])
+            await self._spool.append([*(job.batch if job else ()), *queued, *overflow])
         except OSError as e:
             log.error("audit journal %s cannot be written: %s", self._spool.journal.path, e)
             self._memory.put_back(queued)  # kept in memory, up to max_queue
             self._memory.overflow[:0] = overflow
-            return
-        if job is not None:
-            job.journaled = True
-
-    @contextlib.contextmanager
-    def _on_the_way(self, events: list[AccessEvent]) -> Iterator[None]:
-        """Count `events`, taken out of memory, in `depth` until the journal has them or not."""
-        self._journaling += len(events)
-        try:
-            yield
-        finally:
-            self._journaling -= len(events)
+            if job is not None:
+                job.journaled = False
 
     def _drop(self, count: int, why: str) -> None:
         log.error("audit trail: %d events dropped: %s", count, why)
