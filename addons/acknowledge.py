@@ -43,9 +43,7 @@ class Acknowledge:
             answer_plain(flow, 405, "Continue must be posted from the warning page.", "-")
         elif flow.request.headers.get("sec-fetch-site", "same-origin") == "cross-site":
             answer_plain(flow, 403, "Continue must come from the warning page.", "-")
-        elif not small_form(
-            flow.request, MAX_FORM
-        ):  # refused before the body comes: never streamed on
+        elif not small_form(flow.request, MAX_FORM):  # refused before the body comes
             answer_plain(flow, 403, "This is not a Continue form: it is far too large.", "-")
 
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
