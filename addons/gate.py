@@ -4,26 +4,29 @@ Everything else passes through without decryption, but the proxy's own access pa
 connection whose client names no server (an address is no name) to a server whose
 certificate is for a categorised site (`addons.server_names`). With
 interception off, the decision is made at CONNECT, where a block can only be a bare 403;
-a CONNECT to an address is decided as one to the categorised site its server is for.
+a CONNECT to an address is decided as one to the categorised site its server is for, and
+a TLS server name other than the CONNECT's is decided too: a tunnel refused for it is
+given no server, so the handshake goes nowhere and the client's connection is closed.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from mitmproxy import http, tls
+from mitmproxy import connection, http, tls
 
 from addons.context import Leeway, reference_id
 from addons.respond import answer_plain
 from addons.server_names import ServerNames
-from addons.who import who_of
-from policy import Action, Request
+from addons.who import Who, who_of
+from policy import Action, Decision, Request
 from policy.destinations import literal_address
 from policy.domains import Match
-from policy.hosts import InvalidHost
+from policy.hosts import InvalidHost, normalise_host
 
 logger = logging.getLogger("leeway.gate")
 
@@ -38,6 +41,10 @@ class Gate:
         self.leeway = leeway
         self.now = now or (lambda: datetime.now(UTC))
         self.server_names = server_names or ServerNames(lambda: leeway.destinations)
+        # Without interception: who opened the tunnels of each client connection.
+        self._tunnels: weakref.WeakKeyDictionary[connection.Client, Who] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> Awaitable[None] | None:
         server = data.context.server.address
@@ -50,6 +57,8 @@ class Gate:
             return None
         if not self.leeway.intercept:
             data.ignore_connection = True
+            if sni and self._categorised(sni) and not _same_host(sni, server):
+                return self._by_server_name(data, sni)
             return None
         if any(self._categorised(name) for name in names if name):
             return None
@@ -69,6 +78,28 @@ class Gate:
             "no server name for %s:%d, decrypted: its certificate is for %s", host, port, site
         )
 
+    async def _by_server_name(self, data: tls.ClientHelloData, sni: str) -> None:
+        client = data.context.client
+        who = self._tunnels.get(client) or self._by_address(client)
+        decision = await self._refused(who, sni)
+        if decision is None:
+            return
+        # Not decrypted, so no page can say why: the tunnel goes to no server at all.
+        data.context.server = connection.Server(address=None)
+        self.leeway.observer.tunnel_refused(decision.category, "server_name")
+        logger.warning(
+            "ref %s: closed a tunnel whose TLS server name %s is not allowed (category %s)",
+            reference_id(),
+            decision.host,
+            decision.category,
+        )
+
+    def _by_address(self, client: connection.Client) -> Who:
+        """Who a connection without a CONNECT is from (a SOCKS or transparent client)."""
+        address = str(client.peername[0])
+        mapped = self.leeway.addresses.lookup(address)
+        return Who(mapped, "address", address) if mapped else Who(None, "none", address)
+
     async def _certified_site(self, host: str, port: int) -> str | None:
         """The first categorised name in the certificate of the server at `host`:`port`."""
         policy = self.leeway.policy
@@ -86,6 +117,15 @@ class Gate:
         if literal_address(host) is not None and not self._categorised(host):
             # An address: the tunnel goes to the site its server's certificate is for.
             host = await self._certified_site(host, flow.request.port) or host
+        decision = await self._refused(who, host)
+        if decision is not None:
+            text = f"Access to {decision.host} is not allowed."
+            answer_plain(flow, 403, text, reference_id(), decision)
+            return
+        self._tunnels[flow.client_conn] = who
+
+    async def _refused(self, who: Who, host: str) -> Decision | None:
+        """The decision on a tunnel to `host` if it refuses it, after counting it."""
         subject = await self.leeway.subject_for(who, host)
         # The method is hidden inside the tunnel: decide the tunnel as reading.
         request = Request("GET", (host,))
@@ -96,11 +136,14 @@ class Gate:
         refuse = decision.action is Action.BLOCK or (
             decision.action is Action.WARN and self.leeway.warn_without_intercept is Action.BLOCK
         )
-        if refuse:
-            text = f"Access to {decision.host} is not allowed."
-            answer_plain(flow, 403, text, reference_id(), decision)
+        return decision if refuse else None
 
 
 def _an_address(sni: str) -> bool:
     """An address where a name should be (a name ends with a letter: its top-level domain)."""
     return (sni[-1].isdigit() or ":" in sni) and literal_address(sni) is not None
+
+
+def _same_host(sni: str, server: tuple[str, int] | None) -> bool:
+    """Whether `sni` names the host the tunnel goes to (decided at its CONNECT)."""
+    return server is not None and normalise_host(sni) == normalise_host(str(server[0]))

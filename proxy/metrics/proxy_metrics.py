@@ -9,7 +9,7 @@ import errno
 import functools
 import threading
 from itertools import product
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -35,8 +35,8 @@ Direction = Literal["up", "down"]
 DIRECTIONS: tuple[Direction, ...] = ("up", "down")
 # Why a tunnel to a categorised site was closed: bytes neither TLS nor HTTP, a switch to a
 # protocol other than WebSocket, a connection from a tunnel blocked for reading and writing.
-TunnelRefusal = Literal["raw", "upgrade", "blocked"]
-TUNNEL_REFUSALS: tuple[TunnelRefusal, ...] = ("raw", "upgrade", "blocked")
+TunnelRefusal = Literal["raw", "upgrade", "blocked", "server_name"]
+TUNNEL_REFUSALS: tuple[TunnelRefusal, ...] = get_args(TunnelRefusal)
 # From a cached decision (a few µs) to one that waited for an entitlement load (tens of ms).
 DECISION_BUCKETS = (
     *(1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4),

@@ -31,6 +31,7 @@ from tests.addons.fakes import (
     make_leeway,
 )
 from tests.addons.test_server_names import SITE, der_for
+from tests.addons.test_tunnel import Refusals
 from tests.policy.samples import NOW
 
 
@@ -162,6 +163,61 @@ def test_no_intercept_passes_every_connection_through() -> None:
     data = hello_data("www.facebook.com", "www.facebook.com")
     _gate(intercept=False).tls_clienthello(data)
     assert data.ignore_connection is True
+
+
+@pytest.mark.parametrize(
+    ("user", "sni", "refused"),
+    [
+        pytest.param(None, "news.example", "news", id="a blocked name -> no server"),
+        pytest.param(None, "www.facebook.com", "social", id="a warned name -> no server"),
+        pytest.param("tess", "www.facebook.com", None, id="a name she may read -> passes"),
+        pytest.param(None, "example.org", None, id="another open name -> passes"),
+    ],
+)
+def test_without_interception_a_server_name_other_than_the_connects_is_decided(
+    user: str | None, sni: str, refused: str | None
+) -> None:
+    """A tunnel opened to an open name must not carry a handshake for a blocked site: the
+    server name is decided for whoever opened the tunnel, and never decrypted."""
+    leeway = make_leeway({"tess": TRAINED}, intercept=False)
+    leeway.observer = refusals = Refusals()
+    gate = Gate(leeway, now=lambda: NOW, server_names=showing(None))
+    data = hello_data(sni, "example.org")
+    connect = connect_flow("example.org")
+    connect.client_conn = data.context.client
+    if user is not None:
+        connect.metadata[METADATA_KEY] = FlowNotes(Who(user, "proxyauth", "10.0.0.5"))
+    assert _connect(gate, connect).response is None  # the CONNECT itself is open
+    hello(gate, data)
+    assert data.ignore_connection is True
+    assert data.context.server.address == (None if refused else ("example.org", 443))
+    assert refusals.seen == ([(refused, "server_name")] if refused else [])
+
+
+def test_without_interception_the_connects_own_name_is_decided_once() -> None:
+    leeway = make_leeway({"tess": TRAINED}, intercept=False)
+    registry = count_decisions(leeway)
+    gate = Gate(leeway, now=lambda: NOW, server_names=showing(None))
+    data = hello_data("WWW.Facebook.com.", "www.facebook.com")
+    connect = connect_flow("www.facebook.com")
+    connect.client_conn = data.context.client
+    connect.metadata[METADATA_KEY] = FlowNotes(Who("tess", "proxyauth", "10.0.0.5"))
+    _connect(gate, connect)
+    hello(gate, data)
+    assert data.context.server.address == ("www.facebook.com", 443)
+    assert counted(registry, "allow", "rule_matched", "social") == 1
+
+
+def test_without_interception_a_server_name_without_a_connect_is_decided_by_address() -> None:
+    """A SOCKS client sends no CONNECT: the address map says who it is."""
+    leeway = make_leeway({"tess": TRAINED}, addresses={"192.168.1.20": "tess"}, intercept=False)
+    gate = Gate(leeway, now=lambda: NOW, server_names=showing(None))
+    mapped, unknown = hello_data("www.facebook.com", "192.0.2.8"), hello_data("x.com", "192.0.2.8")
+    mapped.context.client.peername = ("192.168.1.20", 50123)
+    for data in (mapped, unknown):
+        hello(gate, data)
+    assert mapped.context.server.address == ("192.0.2.8", 443)
+    assert unknown.context.server.address is None
 
 
 @pytest.mark.parametrize("intercept", [True, False], ids=["intercept", "no-intercept"])

@@ -24,6 +24,7 @@ from tests.e2e.clients import (
 from tests.e2e.conftest import PASSWORDS, Proxies
 from tests.e2e.origin import Origin
 from tests.e2e.proxy_process import ORIGIN_ADDRESS, LeewayProcess
+from tests.e2e.raw_site import refused
 
 ORIGIN_CA = "Leeway test origin CA"
 
@@ -49,6 +50,14 @@ def no_intercept(
     policy.write_text(stricter)
     return module_proxies.start(
         "--no-intercept", "--proxyauth", f"@{htpasswd}", "--policy", str(policy)
+    )
+
+
+@pytest.fixture(scope="module")
+def no_intercept_eager(module_proxies: Proxies, htpasswd: Path) -> LeewayProcess:
+    """Without interception, connecting to the server at CONNECT, before any handshake."""
+    return module_proxies.start(
+        "--no-intercept", "--proxyauth", f"@{htpasswd}", "--set", "connection_strategy=eager"
     )
 
 
@@ -137,6 +146,47 @@ def test_no_intercept_tunnels_what_is_allowed_without_decrypting(
     assert tunnel.status == 200
     certificate = peer_certificate(tunnel, host)
     assert issuer_name(certificate) == ORIGIN_CA
+
+
+@pytest.mark.parametrize("strategy", ["lazy", "eager"])
+@pytest.mark.parametrize(
+    ("user", "sni", "category"),
+    [
+        ("alice", "www.youtube.com", "rich-media"),
+        ("alice", "www.facebook.com", "social"),  # a warning: a block without interception
+        ("trina", "i.ytimg.com", "rich-media"),
+    ],
+    ids=["untrained rich-media", "untrained social", "trained social, rich-media"],
+)
+def test_no_intercept_closes_a_tunnel_whose_server_name_is_refused(
+    request: pytest.FixtureRequest,
+    https_origin: Origin,
+    strategy: str,
+    user: str,
+    sni: str,
+    category: str,
+) -> None:
+    """Domain fronting through the proxy: a CONNECT to an open name, then a handshake
+    naming a blocked site (the test sites' server answers to every name, as a CDN does)."""
+    proxy: LeewayProcess = request.getfixturevalue(
+        "no_intercept" if strategy == "lazy" else "no_intercept_eager"
+    )
+    before = refused(proxy, category, "server_name")
+    login = basic_auth(user, PASSWORDS[user])
+    tunnel = connect(proxy, f"www.example.org:{https_origin.port}", headers=login)
+    assert tunnel.status == 200
+    with pytest.raises(OSError):  # ssl.SSLError is one: the proxy closes the tunnel
+        peer_certificate(tunnel, sni)
+    assert refused(proxy, category, "server_name") == before + 1
+
+
+def test_no_intercept_tunnels_a_server_name_that_is_allowed(
+    no_intercept: LeewayProcess, https_origin: Origin
+) -> None:
+    login = basic_auth("trina", PASSWORDS["trina"])
+    tunnel = connect(no_intercept, f"www.example.org:{https_origin.port}", headers=login)
+    assert tunnel.status == 200
+    assert issuer_name(peer_certificate(tunnel, "x.com")) == ORIGIN_CA
 
 
 def test_clients_can_fetch_the_ca_through_the_proxy(proxy: LeewayProcess) -> None:

@@ -260,7 +260,7 @@ def test_refused_tunnels_are_counted_by_category_and_reason(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
     for category in (*CATEGORIES, "none"):
-        for reason in ("raw", "upgrade", "blocked"):
+        for reason in ("raw", "upgrade", "blocked", "server_name"):
             labels = {"category": category, "reason": reason}
             assert value(registry, "leeway_tunnels_refused_total", **labels) == 0
     metrics.tunnel_refused("rich-media", "raw")
@@ -270,6 +270,6 @@ def test_refused_tunnels_are_counted_by_category_and_reason(
     assert value(registry, "leeway_tunnels_refused_total", category="none", reason="raw") == 1
     assert value(registry, "leeway_tunnels_refused_total", category="social", reason="blocked") == 1
     with pytest.raises(
-        ValueError, match="tunnel refusal 'vpn': expected one of raw, upgrade, blocked"
+        ValueError, match="tunnel refusal 'vpn': expected one of raw, upgrade, blocked, server_name"
     ):
         metrics.tunnel_refused("social", "vpn")  # type: ignore[arg-type]  # the point

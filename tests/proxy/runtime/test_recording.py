@@ -260,4 +260,4 @@ def test_refused_tunnels_are_counted_by_known_reason_only(
         for s in family.samples
         if s.name == "leeway_tunnels_refused_total"
     }
-    assert reasons == {"raw", "upgrade", "blocked"}
+    assert reasons == {"raw", "upgrade", "blocked", "server_name"}
