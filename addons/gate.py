@@ -4,9 +4,10 @@ Everything else passes through without decryption, but the proxy's own access pa
 connection whose client names no server (an address is no name) to a server whose
 certificate is for a categorised site (`addons.server_names`). With
 interception off, the decision is made at CONNECT, where a block can only be a bare 403;
-a CONNECT to an address is decided as one to the categorised site its server is for, and
-a TLS server name other than the CONNECT's is decided too: a tunnel refused for it is
-given no server, so the handshake goes nowhere and the client's connection is closed.
+a CONNECT to an address is decided as one to the categorised site its server is for. What
+the handshake is for besides is decided too (a TLS server name other than the CONNECT's;
+with none, the site of the server's certificate): a tunnel refused for it is given no
+server, so the handshake goes nowhere and the client's connection is closed.
 """
 
 from __future__ import annotations
@@ -57,9 +58,7 @@ class Gate:
             return None
         if not self.leeway.intercept:
             data.ignore_connection = True
-            if sni and self._categorised(sni) and not _same_host(sni, server):
-                return self._by_server_name(data, sni)
-            return None
+            return self._without_interception(data, sni, server)
         if any(self._categorised(name) for name in names if name):
             return None
         if server and (not sni or _an_address(sni)):
@@ -78,17 +77,38 @@ class Gate:
             "no server name for %s:%d, decrypted: its certificate is for %s", host, port, site
         )
 
-    async def _by_server_name(self, data: tls.ClientHelloData, sni: str) -> None:
+    def _without_interception(
+        self, data: tls.ClientHelloData, sni: str | None, server: tuple[str, int] | None
+    ) -> Awaitable[None] | None:
+        """The CONNECT was decided for its host: decide what else the handshake is for."""
+        if sni and not _an_address(sni):
+            if self._categorised(sni) and not _same_host(sni, server):
+                return self._decide_tunnel(data, sni)
+        elif server and not literal_address(server[0]) and not self._categorised(server[0]):
+            # No name in the handshake, and an open name at CONNECT (an address is decided
+            # there as its site): a name of one's own for a site's address is its site.
+            return self._by_certificate_without_interception(data, server[0], int(server[1]))
+        return None
+
+    async def _by_certificate_without_interception(
+        self, data: tls.ClientHelloData, host: str, port: int
+    ) -> None:
+        site = await self._certified_site(host, port)
+        if site is not None:
+            await self._decide_tunnel(data, site)
+
+    async def _decide_tunnel(self, data: tls.ClientHelloData, name: str) -> None:
+        """Decide the tunnel for `name` too; a refused one is given no server at all."""
         client = data.context.client
         who = self._tunnels.get(client) or self._by_address(client)
-        decision = await self._refused(who, sni)
+        decision = await self._refused(who, name)
         if decision is None:
             return
-        # Not decrypted, so no page can say why: the tunnel goes to no server at all.
+        # Not decrypted, so no page can say why: the handshake goes nowhere.
         data.context.server = connection.Server(address=None)
         self.leeway.observer.tunnel_refused(decision.category, "server_name")
         logger.warning(
-            "ref %s: closed a tunnel whose TLS server name %s is not allowed (category %s)",
+            "ref %s: closed a tunnel to %s (category %s): not allowed, and not decrypted to say so",
             reference_id(),
             decision.host,
             decision.category,

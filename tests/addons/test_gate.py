@@ -194,6 +194,29 @@ def test_without_interception_a_server_name_other_than_the_connects_is_decided(
     assert refusals.seen == ([(refused, "server_name")] if refused else [])
 
 
+@pytest.mark.parametrize(
+    ("target", "certified", "refused"),
+    [
+        pytest.param("own.example.net", ["www.youtube.com"], True, id="a blocked site's server"),
+        pytest.param("own.example.net", ["www.example.org"], False, id="an open site's server"),
+        pytest.param("own.example.net", None, False, id="no certificate to read"),
+        pytest.param("192.0.2.8", ["www.youtube.com"], False, id="an address: decided at CONNECT"),
+    ],
+)
+def test_without_interception_a_handshake_without_a_name_is_decided_by_certificate(
+    target: str, certified: list[str] | None, refused: bool, tmp_path: Path
+) -> None:
+    leeway = make_leeway({"tess": TRAINED}, intercept=False)
+    leeway.observer = refusals = Refusals()
+    der = der_for(tmp_path, certified) if certified is not None else None
+    gate = Gate(leeway, now=lambda: NOW, server_names=showing(der))
+    data = hello_data(None, target)
+    hello(gate, data)
+    assert data.ignore_connection is True
+    assert data.context.server.address == (None if refused else (target, 443))
+    assert refusals.seen == ([("rich-media", "server_name")] if refused else [])
+
+
 def test_without_interception_the_connects_own_name_is_decided_once() -> None:
     leeway = make_leeway({"tess": TRAINED}, intercept=False)
     registry = count_decisions(leeway)

@@ -169,9 +169,9 @@ def connect(
     return Tunnel(status, head, sock)
 
 
-def peer_certificate(tunnel: Tunnel, server_name: str) -> x509.Certificate:
-    """Shake hands over the tunnel with SNI `server_name` and return the certificate the
-    client is shown (not verified: which certificate it is, is the point)."""
+def peer_certificate(tunnel: Tunnel, server_name: str | None) -> x509.Certificate:
+    """Shake hands over the tunnel with SNI `server_name` (None: no SNI) and return the
+    certificate the client is shown (not verified: which certificate it is, is the point)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE

@@ -180,6 +180,28 @@ def test_no_intercept_closes_a_tunnel_whose_server_name_is_refused(
     assert refused(proxy, category, "server_name") == before + 1
 
 
+@pytest.mark.parametrize(
+    ("user", "passes"),
+    [("alice", False), ("paul", True)],
+    ids=["alice is warned on social: closed", "paul may post there: passes"],
+)
+def test_no_intercept_decides_a_handshake_without_a_name_by_the_servers_certificate(
+    no_intercept: LeewayProcess, https_origin: Origin, user: str, passes: bool
+) -> None:
+    """An open name of one's own for a site's address, and no server name: the test sites'
+    server is certified for www.facebook.com first."""
+    before = refused(no_intercept, "social", "server_name")
+    login = basic_auth(user, PASSWORDS[user])
+    tunnel = connect(no_intercept, f"www.example.org:{https_origin.port}", headers=login)
+    assert tunnel.status == 200
+    if passes:
+        assert issuer_name(peer_certificate(tunnel, None)) == ORIGIN_CA
+    else:
+        with pytest.raises(OSError):
+            peer_certificate(tunnel, None)
+    assert refused(no_intercept, "social", "server_name") == before + (0 if passes else 1)
+
+
 def test_no_intercept_tunnels_a_server_name_that_is_allowed(
     no_intercept: LeewayProcess, https_origin: Origin
 ) -> None:
