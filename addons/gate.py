@@ -80,14 +80,22 @@ class Gate:
     def _without_interception(
         self, data: tls.ClientHelloData, sni: str | None, server: tuple[str, int] | None
     ) -> Awaitable[None] | None:
-        """The CONNECT was decided for its host: decide what else the handshake is for."""
-        if sni and not _an_address(sni):
-            if self._categorised(sni) and not _same_host(sni, server):
-                return self._decide_tunnel(data, sni)
-        elif server and not literal_address(server[0]) and not self._categorised(server[0]):
-            # No name in the handshake, and an open name at CONNECT (an address is decided
-            # there as its site): a name of one's own for a site's address is its site.
-            return self._by_certificate_without_interception(data, server[0], int(server[1]))
+        """Decide what the handshake is for that its CONNECT did not decide (a SOCKS client
+        sends none): a server name, else the site of the server's certificate."""
+        if server is None:
+            return None
+        host, port = str(server[0]), int(server[1])
+        connected = data.context.client in self._tunnels  # its CONNECT decided `host`
+        named = sni if sni and not _an_address(sni) else None
+        names = [n for n in (named, None if connected else host) if n and self._categorised(n)]
+        if connected and named and _same_host(named, server):
+            names = []
+        if names:
+            return self._decide_tunnel(data, names)
+        # An address at CONNECT was decided there as its server's site.
+        at_connect = connected and literal_address(host) is not None
+        if named is None and not at_connect and not self._categorised(host):
+            return self._by_certificate_without_interception(data, host, port)
         return None
 
     async def _by_certificate_without_interception(
@@ -95,14 +103,16 @@ class Gate:
     ) -> None:
         site = await self._certified_site(host, port)
         if site is not None:
-            await self._decide_tunnel(data, site)
+            await self._decide_tunnel(data, [site])
 
-    async def _decide_tunnel(self, data: tls.ClientHelloData, name: str) -> None:
-        """Decide the tunnel for `name` too; a refused one is given no server at all."""
+    async def _decide_tunnel(self, data: tls.ClientHelloData, names: list[str]) -> None:
+        """Decide the tunnel for `names` too; a refused one is given no server at all."""
         client = data.context.client
         who = self._tunnels.get(client) or self._by_address(client)
-        decision = await self._refused(who, name)
-        if decision is None:
+        for name in names:
+            if (decision := await self._refused(who, name)) is not None:
+                break
+        else:
             return
         # Not decrypted, so no page can say why: the handshake goes nowhere.
         data.context.server = connection.Server(address=None)

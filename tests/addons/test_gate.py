@@ -160,9 +160,22 @@ def test_an_invalid_connect_target_is_intercepted_so_that_it_can_be_refused() ->
 
 
 def test_no_intercept_passes_every_connection_through() -> None:
+    gate = _gate(intercept=False)
     data = hello_data("www.facebook.com", "www.facebook.com")
-    _gate(intercept=False).tls_clienthello(data)
+    opened(gate, data, "tess")
+    assert gate.tls_clienthello(data) is None
     assert data.ignore_connection is True
+    assert data.context.server.address == ("www.facebook.com", 443)
+
+
+def opened(gate: Gate, data: tls.ClientHelloData, user: str | None = None) -> None:
+    """The CONNECT that opened `data`'s tunnel, by `user` (None: unidentified), allowed."""
+    assert data.context.server.address is not None
+    connect = connect_flow(data.context.server.address[0])
+    connect.client_conn = data.context.client
+    if user is not None:
+        connect.metadata[METADATA_KEY] = FlowNotes(Who(user, "proxyauth", "10.0.0.5"))
+    assert _connect(gate, connect).response is None
 
 
 @pytest.mark.parametrize(
@@ -183,11 +196,7 @@ def test_without_interception_a_server_name_other_than_the_connects_is_decided(
     leeway.observer = refusals = Refusals()
     gate = Gate(leeway, now=lambda: NOW, server_names=showing(None))
     data = hello_data(sni, "example.org")
-    connect = connect_flow("example.org")
-    connect.client_conn = data.context.client
-    if user is not None:
-        connect.metadata[METADATA_KEY] = FlowNotes(Who(user, "proxyauth", "10.0.0.5"))
-    assert _connect(gate, connect).response is None  # the CONNECT itself is open
+    opened(gate, data, user)  # the CONNECT itself is open
     hello(gate, data)
     assert data.ignore_connection is True
     assert data.context.server.address == (None if refused else ("example.org", 443))
@@ -211,6 +220,10 @@ def test_without_interception_a_handshake_without_a_name_is_decided_by_certifica
     der = der_for(tmp_path, certified) if certified is not None else None
     gate = Gate(leeway, now=lambda: NOW, server_names=showing(der))
     data = hello_data(None, target)
+    if target == "192.0.2.8":
+        gate.server_names = showing(None)  # the CONNECT to an address finds no site...
+    opened(gate, data)
+    gate.server_names = showing(der)  # ...so that the handshake's check would find one
     hello(gate, data)
     assert data.ignore_connection is True
     assert data.context.server.address == (None if refused else (target, 443))
@@ -222,25 +235,45 @@ def test_without_interception_the_connects_own_name_is_decided_once() -> None:
     registry = count_decisions(leeway)
     gate = Gate(leeway, now=lambda: NOW, server_names=showing(None))
     data = hello_data("WWW.Facebook.com.", "www.facebook.com")
-    connect = connect_flow("www.facebook.com")
-    connect.client_conn = data.context.client
-    connect.metadata[METADATA_KEY] = FlowNotes(Who("tess", "proxyauth", "10.0.0.5"))
-    _connect(gate, connect)
+    opened(gate, data, "tess")
     hello(gate, data)
     assert data.context.server.address == ("www.facebook.com", 443)
     assert counted(registry, "allow", "rule_matched", "social") == 1
 
 
-def test_without_interception_a_server_name_without_a_connect_is_decided_by_address() -> None:
-    """A SOCKS client sends no CONNECT: the address map says who it is."""
-    leeway = make_leeway({"tess": TRAINED}, addresses={"192.168.1.20": "tess"}, intercept=False)
-    gate = Gate(leeway, now=lambda: NOW, server_names=showing(None))
-    mapped, unknown = hello_data("www.facebook.com", "192.0.2.8"), hello_data("x.com", "192.0.2.8")
-    mapped.context.client.peername = ("192.168.1.20", 50123)
-    for data in (mapped, unknown):
-        hello(gate, data)
-    assert mapped.context.server.address == ("192.0.2.8", 443)
-    assert unknown.context.server.address is None
+# Two clients with no CONNECT (SOCKS): tess by the address map, and someone unknown.
+TESS, OTHER = "192.168.1.20", "192.168.1.99"
+
+
+@pytest.mark.parametrize(
+    ("client", "sni", "target", "certified", "refused"),
+    [
+        pytest.param(TESS, "www.facebook.com", "192.0.2.8", None, False, id="tess's name"),
+        pytest.param(OTHER, "x.com", "192.0.2.8", None, True, id="another's name"),
+        pytest.param(OTHER, None, "www.facebook.com", None, True, id="another's target"),
+        pytest.param(OTHER, "www.facebook.com", "www.facebook.com", None, True, id="both"),
+        pytest.param(OTHER, None, "192.0.2.8", ["x.com"], True, id="an address, no name"),
+        pytest.param(OTHER, "www.example.org", "example.org", None, False, id="an open site"),
+    ],
+)
+def test_without_interception_a_tunnel_without_a_connect_is_decided_whole(
+    client: str,
+    sni: str | None,
+    target: str,
+    certified: list[str] | None,
+    refused: bool,
+    tmp_path: Path,
+) -> None:
+    """A SOCKS client sends no CONNECT: every name is decided at the handshake, for whom
+    the address map says it is."""
+    leeway = make_leeway({"tess": TRAINED}, addresses={TESS: "tess"}, intercept=False)
+    der = der_for(tmp_path, certified) if certified is not None else None
+    gate = Gate(leeway, now=lambda: NOW, server_names=showing(der))
+    data = hello_data(sni, target)
+    data.context.client.peername = (client, 50123)
+    hello(gate, data)
+    assert data.ignore_connection is True
+    assert data.context.server.address == (None if refused else (target, 443))
 
 
 @pytest.mark.parametrize("intercept", [True, False], ids=["intercept", "no-intercept"])

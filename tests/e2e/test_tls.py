@@ -7,6 +7,7 @@ the connection is passed through, mitmproxy's when it is intercepted.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from tests.e2e.clients import (
     basic_auth,
     client,
     connect,
+    curl,
     issuer_name,
     peer_certificate,
     subject_name,
@@ -59,6 +61,12 @@ def no_intercept_eager(module_proxies: Proxies, htpasswd: Path) -> LeewayProcess
     return module_proxies.start(
         "--no-intercept", "--proxyauth", f"@{htpasswd}", "--set", "connection_strategy=eager"
     )
+
+
+@pytest.fixture(scope="module")
+def socks_no_intercept(module_proxies: Proxies) -> LeewayProcess:
+    """A SOCKS5 proxy without interception: no CONNECT, so the handshake decides."""
+    return module_proxies.start("--no-intercept", "--set", "mode=socks5")
 
 
 def mitmproxy_ca_name(proxy: LeewayProcess) -> str:
@@ -200,6 +208,29 @@ def test_no_intercept_decides_a_handshake_without_a_name_by_the_servers_certific
         with pytest.raises(OSError):
             peer_certificate(tunnel, None)
     assert refused(no_intercept, "social", "server_name") == before + (0 if passes else 1)
+
+
+@pytest.mark.parametrize(
+    ("host", "reached"),
+    [("www.youtube.com", False), ("www.facebook.com", False), ("www.example.org", True)],
+    ids=["rich media: closed", "social, warned: closed", "uncategorised: passes"],
+)
+def test_no_intercept_over_socks_decides_the_tunnel_at_its_handshake(
+    socks_no_intercept: LeewayProcess, https_origin: Origin, host: str, reached: bool
+) -> None:
+    """curl through SOCKS5, unidentified: nothing is decrypted, and a site the policy
+    refuses is never reached."""
+    proxy = f"127.0.0.1:{socks_no_intercept.port}"
+    path = f"/socks-{uuid.uuid4().hex}"  # the origin is shared: this request's own path
+    url = f"https://{host}:{https_origin.port}{path}"
+    answer = curl("--insecure", "--socks5-hostname", proxy, "--write-out", "%{http_code}", url)
+    arrived = [seen.path for seen in https_origin.requests_for(host) if seen.path == path]
+    if reached:
+        assert (answer.returncode, answer.stdout[-3:]) == (0, "200"), answer.stderr
+        assert arrived == [path]
+    else:
+        assert answer.returncode != 0, answer.stdout
+        assert arrived == []
 
 
 def test_no_intercept_tunnels_a_server_name_that_is_allowed(
