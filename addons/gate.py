@@ -23,7 +23,7 @@ from mitmproxy import connection, http, tls
 from addons.context import Leeway, reference_id
 from addons.respond import answer_plain
 from addons.server_names import ServerNames
-from addons.who import Who, who_of
+from addons.who import Who, by_address, who_of
 from policy import Action, Decision, Request
 from policy.destinations import literal_address
 from policy.domains import Match
@@ -87,9 +87,9 @@ class Gate:
         host, port = str(server[0]), int(server[1])
         connected = data.context.client in self._tunnels  # its CONNECT decided `host`
         named = sni if sni and not _an_address(sni) else None
-        names = [n for n in (named, None if connected else host) if n and self._categorised(n)]
         if connected and named and _same_host(named, server):
-            names = []
+            return None  # its CONNECT decided that name
+        names = [n for n in (named, None if connected else host) if n and self._categorised(n)]
         if names:
             return self._decide_tunnel(data, names)
         # An address at CONNECT was decided there as its server's site.
@@ -108,7 +108,7 @@ class Gate:
     async def _decide_tunnel(self, data: tls.ClientHelloData, names: list[str]) -> None:
         """Decide the tunnel for `names` too; a refused one is given no server at all."""
         client = data.context.client
-        who = self._tunnels.get(client) or self._by_address(client)
+        who = self._tunnels.get(client) or by_address(self.leeway.addresses, client.peername[0])
         for name in names:
             if (decision := await self._refused(who, name)) is not None:
                 break
@@ -123,12 +123,6 @@ class Gate:
             decision.host,
             decision.category,
         )
-
-    def _by_address(self, client: connection.Client) -> Who:
-        """Who a connection without a CONNECT is from (a SOCKS or transparent client)."""
-        address = str(client.peername[0])
-        mapped = self.leeway.addresses.lookup(address)
-        return Who(mapped, "address", address) if mapped else Who(None, "none", address)
 
     async def _certified_site(self, host: str, port: int) -> str | None:
         """The first categorised name in the certificate of the server at `host`:`port`."""

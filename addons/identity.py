@@ -15,7 +15,7 @@ import weakref
 from mitmproxy import connection, http
 
 from addons.context import Leeway
-from addons.who import METADATA_KEY, FlowNotes, Who, client_address
+from addons.who import METADATA_KEY, FlowNotes, Who, by_address, client_address
 
 logger = logging.getLogger("leeway.identity")
 
@@ -73,10 +73,7 @@ class Identity:
         tunnel = self._tunnels.get(flow.client_conn)
         if tunnel is not None:
             return tunnel
-        mapped = self.leeway.addresses.lookup(client)
-        if mapped:
-            return Who(mapped, "address", client)
-        return Who(None, "none", client)
+        return by_address(self.leeway.addresses, client)
 
     def _trusted_header_value(self, flow: http.HTTPFlow, client: str) -> str | None:
         header = self.leeway.trusted_header

@@ -7,10 +7,14 @@ Identity fills the record, Enforce adds its decision, Usage reads both: all unde
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mitmproxy import http
 
 from policy import Decision
+
+if TYPE_CHECKING:
+    from addons.protocols import AddressLookup
 
 METADATA_KEY = "leeway"
 
@@ -41,6 +45,12 @@ class FlowNotes:
 
 def client_address(flow: http.HTTPFlow) -> str:
     return str(flow.client_conn.peername[0])
+
+
+def by_address(addresses: AddressLookup, client: str) -> Who:
+    """Who the client address map says `client` is; unidentified when it names nobody."""
+    mapped = addresses.lookup(client)
+    return Who(mapped, "address", client) if mapped else Who(None, "none", client)
 
 
 def who_of(flow: http.HTTPFlow) -> Who:

@@ -30,8 +30,8 @@ DEFAULT_ATTRIBUTES = {"username": "uid", "display_name": "cn", "department": "ou
 ACCOUNT_CONTROL = "userAccountControl"
 ACCOUNT_DISABLED = 0x2
 MEMBER_OF = "memberOf"
-IDENTIFIERS = ("objectGUID", "entryUUID", "nsUniqueId")  # operational: read only when asked
 OBJECT_GUID = "objectGUID"
+IDENTIFIERS = (OBJECT_GUID, "entryUUID", "nsUniqueId")  # operational: read only when asked
 _ATTRIBUTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$")
 
 type Attributes = dict[str, list[str]]

@@ -23,8 +23,8 @@ from proxy.store.directory import (
     deactivate_users,
     directory_grants,
     end_grants,
+    free_names,
     known_users,
-    retire_users,
     update_users,
 )
 from proxy.store.notify import notify_changed
@@ -116,7 +116,7 @@ def _refuse_empty(people: list[DirectoryPerson], known: list[KnownUser], search:
 def apply(session: Session, changes: Plan, known: list[KnownUser], now: datetime) -> None:
     """Write `changes`: existing users first (a rename frees its old name), then new ones."""
     ids = {user.username: user.id for user in known}
-    retire_users(session, [(user.id, name) for user, name in changes.retired])
+    free_names(session, [(user.id, name) for user, name in changes.retired])
     # Names and addresses that move between users (two people swap usernames) are freed
     # first: the unique indexes are checked row by row.
     moving = [
@@ -124,7 +124,7 @@ def apply(session: Session, changes: Plan, known: list[KnownUser], now: datetime
         for user, values in (*changes.changed, *changes.reactivated)
         if (user.username, user.email) != (values.username, values.email)
     ]
-    retire_users(session, moving)
+    free_names(session, moving)
     update_users(session, [(user.id, values) for user, values in changes.changed])
     update_users(session, [(user.id, values) for user, values in changes.reactivated])
     ids.update({values.username: user.id for user, values in changes.changed})

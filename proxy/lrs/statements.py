@@ -113,9 +113,9 @@ def _classify(
     if not isinstance(statement, dict):
         raise Malformed(f"a statement is a JSON object, got {type(statement).__name__}")
     statement_id = _required(statement, "id")
-    if authorities and not agent_ids(statement.get("authority")) & authorities:
-        vouched = sorted(agent_ids(statement.get("authority"))) or ["no authority"]
-        return Skipped(statement_id, "untrusted_authority", ", ".join(vouched))
+    if authorities and not (vouched := agent_ids(statement.get("authority"))) & authorities:
+        detail = ", ".join(sorted(vouched)) or "no authority"
+        return Skipped(statement_id, "untrusted_authority", detail)
     verb = _required(_object(statement, "verb"), "id")
     target = _object(statement, "object")
     if verb == VOIDED:

@@ -113,9 +113,10 @@ def update_users(session: Session, changes: Sequence[tuple[int, UserValues]]) ->
         session.execute(update(User), params[start : start + CHUNK])
 
 
-def retire_users(session: Session, renames: Sequence[tuple[int, str]]) -> None:
-    """Rename users of an entry gone for good (by id, to their new name) and clear their
-    e-mail addresses, so that a new person may have both; their records stay with them."""
+def free_names(session: Session, renames: Sequence[tuple[int, str]]) -> None:
+    """Rename users (by id, to a name nobody has) and clear their e-mail addresses, so that
+    others may take both: a former user retired for good (their records stay with them),
+    or one that takes another's name or address later in the same transaction."""
     params = [{"id": user_id, "username": name, "email": None} for user_id, name in renames]
     for start in range(0, len(params), CHUNK):
         session.execute(update(User), params[start : start + CHUNK])
