@@ -66,13 +66,21 @@ def test_a_bad_file_is_refused_logged_and_the_old_policy_stays(
 ) -> None:
     kept = leeway.policy
     policy_file.write_text(TEST_POLICY.replace('read = "warn"', 'read = "wran"', 1))
+    message = "\n".join(refused_reload(leeway, policy_file, caplog))
+    assert f"keeping revision {kept.revision}" in message
+    assert "policy.toml: rule 'everyone': read: 'wran' is not one of" in message
+
+
+def refused_reload(
+    leeway: Leeway, policy_file: Path, caplog: pytest.LogCaptureFixture
+) -> list[str]:
+    """The lines of the error a SIGHUP reload of `policy_file` logs; the policy is kept."""
+    kept = leeway.policy
     with caplog.at_level(logging.INFO, logger="leeway"):
         asyncio.run(PolicyReloader(leeway, policy_file).reload("SIGHUP"))
     assert leeway.policy is kept
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
-    message = record.getMessage()
-    assert f"keeping revision {kept.revision}" in message
-    assert "policy.toml: rule 'everyone': read: 'wran' is not one of" in message
+    return record.getMessage().splitlines()
 
 
 def test_a_reload_logs_every_mistake_in_the_file_and_keeps_the_old_policy(
@@ -84,11 +92,7 @@ def test_a_reload_logs_every_mistake_in_the_file_and_keeps_the_old_policy(
         'name = "everyone"\ncategories = ["social"]', 'name = "everyone"\ncategories = ["socail"]'
     )
     policy_file.write_text(broken)
-    with caplog.at_level(logging.INFO, logger="leeway"):
-        asyncio.run(PolicyReloader(leeway, policy_file).reload("SIGHUP"))
-    assert leeway.policy is kept
-    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert record.getMessage().splitlines() == [
+    assert refused_reload(leeway, policy_file, caplog) == [
         f"policy reload (SIGHUP) refused, keeping revision {kept.revision}:",
         "policy.toml: module 'video': missing required key 'title' (line 16, modules.video.title)",
         "policy.toml: rule 'everyone': unknown category 'socail' (known: news, rich-media, social)"
@@ -101,11 +105,7 @@ def test_a_policy_that_categorises_the_access_page_is_refused_on_reload(
 ) -> None:
     kept = leeway.policy
     policy_file.write_text(TEST_POLICY + '\n[categories.games]\ndomains = ["internal"]\n')
-    with caplog.at_level(logging.INFO, logger="leeway"):
-        asyncio.run(PolicyReloader(leeway, policy_file).reload("SIGHUP"))
-    assert leeway.policy is kept
-    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert record.getMessage().splitlines() == [
+    assert refused_reload(leeway, policy_file, caplog) == [
         f"policy reload (SIGHUP) refused, keeping revision {kept.revision}:",
         f"{policy_file}: the access page's host leeway.internal is in the category games"
         " (listed as internal): give --portal-host another name or take it out of the policy",
